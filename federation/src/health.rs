@@ -1,0 +1,77 @@
+//! Liveness and readiness for process supervisors and load balancers.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use rathaus_shared::App;
+use serde_json::{Value, json};
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// # GET /healthz
+/// The process is alive and serving HTTP. Never touches the store.
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// # GET /readyz
+/// The store answers; 503 otherwise, so a balancer stops sending traffic here.
+async fn readyz(State(app): State<App>) -> (StatusCode, Json<Value>) {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "reason": "database not reachable" })),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use rathaus_shared::testing::{TestStore, default_config};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn get_status(app: &App, path: &str) -> (StatusCode, Value) {
+        let res = crate::router(app.clone())
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn ready_while_the_store_answers_and_not_after_it_closed() {
+        let ts = TestStore::sqlite().await;
+        let app = App::with_store(default_config(), ts.store.clone())
+            .await
+            .expect("app");
+        assert_eq!(get_status(&app, "/healthz").await.0, StatusCode::OK);
+        let (status, body) = get_status(&app, "/readyz").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["status"], "ready");
+
+        app.store.db().close_by_ref().await.expect("close pool");
+        let (status, body) = get_status(&app, "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["reason"], "database not reachable");
+        // Liveness does not depend on the store.
+        assert_eq!(get_status(&app, "/healthz").await.0, StatusCode::OK);
+        ts.cleanup().await;
+    }
+}

@@ -1,0 +1,18 @@
+//! The Rathaus schema as sea-orm migrations. Migrations name tables and columns as strings
+//! (via `Iden` enums local to each migration), never through entity types, so that old
+//! migrations keep compiling when the entities change.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial;
+
+/// Runs every migration in order; the same code path for SQLite and PostgreSQL.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,500 @@
+//! Configuration: built-in `config/default.toml`, then the file given with `--config`, then
+//! environment variables `RATHAUS_SECTION__KEY`. Unknown keys are rejected so that a typo fails
+//! at start-up instead of silently falling back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The built-in defaults, compiled in so that `rathaus serve` needs no file at all.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Environment prefix; `RATHAUS_SERVER__BIND` sets `server.bind`.
+pub const ENV_PREFIX: &str = "RATHAUS_";
+
+/// Environment variables with our prefix that are not configuration (test harness settings).
+const ENV_NOT_CONFIG: &[&str] = &["test_database_url", "log"];
+
+/// What a redacted secret prints as.
+const REDACTED: &str = "[redacted]";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub actor: ActorConfig,
+    pub federation: FederationConfig,
+    pub policy: PolicyConfig,
+    pub log: LogConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// May carry a password, so it is a secret; printed with the password masked.
+    #[serde(serialize_with = "serialize_database_url")]
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// True when no URL is set and the embedded SQLite file is used.
+    pub fn url_is_default(&self) -> bool {
+        self.url.expose_secret().is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorConfig {
+    pub username: String,
+    pub display_name: String,
+    pub summary: String,
+    #[serde(rename = "type")]
+    pub kind: ActorKind,
+}
+
+/// ActivityStreams actor types Mastodon accepts; Service and Application show a bot badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ActorKind {
+    Organization,
+    Service,
+    Application,
+    Person,
+    Group,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    pub allow_private_addresses: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Empty means: built-in rules only.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The Matrix bot. Absent section: `rathaus serve` runs without the bot.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixConfig {
+    pub homeserver_url: Url,
+    pub user_id: String,
+    #[serde(
+        default,
+        serialize_with = "serialize_secret_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub password: Option<SecretString>,
+    #[serde(
+        default,
+        serialize_with = "serialize_secret_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub access_token: Option<SecretString>,
+    #[serde(default = "default_device_name")]
+    pub device_name: String,
+    #[serde(default)]
+    pub press_rooms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderation_room: Option<String>,
+    #[serde(default)]
+    pub public_rooms: Vec<String>,
+    #[serde(default)]
+    pub press_officers: Vec<String>,
+    #[serde(default)]
+    pub moderators: Vec<String>,
+}
+
+fn default_device_name() -> String {
+    "Rathaus".to_owned()
+}
+
+fn serialize_secret_opt<S: Serializer>(
+    value: &Option<SecretString>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_str(REDACTED),
+        None => s.serialize_none(),
+    }
+}
+
+fn serialize_database_url<S: Serializer>(
+    value: &SecretString,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(value.expose_secret()))
+}
+
+/// Masks the password of a URL, keeping the rest readable for operators.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // Cannot fail: the URL has a password, so it has a host.
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) if raw.is_empty() => String::new(),
+        Err(_) => REDACTED.to_owned(),
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (which must exist when given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// Like [`Config::load`] with an explicit environment, so tests need not touch the process's.
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(Error::Config(format!(
+                    "config file {} does not exist or is not a file",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(env_provider(env));
+        let config: Config = figment.extract().map_err(|e| Error::Config(one_line(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: URL shapes, names, combinations.
+    fn validate(&self) -> Result<()> {
+        let url = &self.server.public_url;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Error::Config(format!(
+                "server.public_url: `{url}` must be an http or https URL with a host"
+            )));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::Config(format!(
+                "server.public_url: `{url}` must not have a query or fragment"
+            )));
+        }
+        let name = &self.actor.username;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(Error::Config(format!(
+                "actor.username: `{name}` may only contain a-z, 0-9 and _"
+            )));
+        }
+        let db = self.database.url.expose_secret();
+        if !db.is_empty() {
+            let scheme = db.split(':').next().unwrap_or_default();
+            if !matches!(scheme, "sqlite" | "postgres" | "postgresql") || !db.contains("://") {
+                return Err(Error::Config(format!(
+                    "database.url: `{}` must start with sqlite:// or postgres://",
+                    redact_url(db)
+                )));
+            }
+        }
+        if self.database.max_connections == 0 {
+            return Err(Error::Config(
+                "database.max_connections: must be at least 1".into(),
+            ));
+        }
+        if let Some(m) = &self.matrix {
+            if m.password.is_none() && m.access_token.is_none() {
+                return Err(Error::Config(
+                    "matrix: set either matrix.password or matrix.access_token".into(),
+                ));
+            }
+            if !m.user_id.starts_with('@') || !m.user_id.contains(':') {
+                return Err(Error::Config(format!(
+                    "matrix.user_id: `{}` must look like @name:server",
+                    m.user_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL to connect to: the configured one, or the SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        let url = self.database.url.expose_secret();
+        if url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("rathaus.db").display()
+            )
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// The effective configuration as TOML with every secret redacted.
+    pub fn to_redacted_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Config(format!("cannot render config: {e}")))
+    }
+
+    /// `host` or `host:port` of the public URL: the domain part of the actor's handle.
+    pub fn public_host(&self) -> String {
+        let url = &self.server.public_url;
+        let host = url.host_str().unwrap_or("localhost");
+        match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    }
+}
+
+/// `RATHAUS_SECTION__KEY` variables, minus the ones that configure tests rather than Rathaus.
+fn env_provider(env: &[(String, String)]) -> figment::providers::Serialized<figment::value::Dict> {
+    use figment::value::{Dict, Value};
+    let mut root = Dict::new();
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let key = rest.to_ascii_lowercase();
+        if key.is_empty() || ENV_NOT_CONFIG.contains(&key.as_str()) {
+            continue;
+        }
+        let parts: Vec<&str> = key.split("__").collect();
+        let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw.clone()));
+        insert_path(&mut root, &parts, value);
+    }
+    figment::providers::Serialized::defaults(root).profile(figment::Profile::Default)
+}
+
+fn insert_path(dict: &mut figment::value::Dict, parts: &[&str], value: figment::value::Value) {
+    use figment::value::{Dict, Value};
+    match parts {
+        [] => {}
+        [last] => {
+            dict.insert((*last).to_owned(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry((*first).to_owned())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, sub) = entry {
+                insert_path(sub, rest, value);
+            }
+        }
+    }
+}
+
+/// figment errors can be chains spanning lines; operators get one line naming key and source.
+fn one_line(err: &figment::Error) -> String {
+    let mut parts = Vec::new();
+    for e in err.clone() {
+        let key = e.path.join(".");
+        let source = e
+            .metadata
+            .as_ref()
+            .and_then(|m| m.source.as_ref().map(|s| s.to_string()))
+            .map(|s| format!(" (from {s})"))
+            .unwrap_or_default();
+        let msg = match &e.kind {
+            figment::error::Kind::UnknownField(field, _) => {
+                let full = if key.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{key}.{field}")
+                };
+                format!("unknown key `{full}`{source}")
+            }
+            kind if key.is_empty() => format!("{kind}{source}"),
+            kind => format!("{key}: {kind}{source}"),
+        };
+        parts.push(msg.replace('\n', " "));
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let path = dir.path().join("rathaus.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    #[test]
+    fn defaults_parse_to_the_embedded_setup() {
+        let c = Config::load_from(None, &[]).expect("defaults load");
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.server.public_url.as_str(), "http://localhost:8080/");
+        assert_eq!(c.actor.username, "rathaus");
+        assert_eq!(c.actor.kind, ActorKind::Organization);
+        assert!(!c.federation.allow_private_addresses);
+        assert!(c.matrix.is_none());
+        assert_eq!(c.database_url(), "sqlite://./data/rathaus.db?mode=rwc");
+        assert_eq!(c.public_host(), "localhost:8080");
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "[server]\nbind = \"127.0.0.1:9000\"\npublic_url = \"https://rathaus.example\"\n",
+        );
+        let c = Config::load_from(
+            Some(&path),
+            &env(&[
+                ("RATHAUS_SERVER__BIND", "127.0.0.1:9100"),
+                ("RATHAUS_DATA_DIR", "/var/lib/rathaus"),
+                ("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+                ("RATHAUS_TEST_DATABASE_URL", "postgres://ignored"),
+                ("OTHER", "ignored"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(c.server.bind.port(), 9100);
+        assert_eq!(c.server.public_url.as_str(), "https://rathaus.example/");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/rathaus"));
+        assert!(c.federation.allow_private_addresses);
+        assert_eq!(c.public_host(), "rathaus.example");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "[server]\nbidn = \"127.0.0.1:9000\"\n");
+        let err = Config::load_from(Some(&path), &[]).expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("unknown key `server.bidn`"), "{msg}");
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
+
+    #[test]
+    fn unknown_key_in_env_is_named() {
+        let err = Config::load_from(None, &env(&[("RATHAUS_ACTOR__USERNAM", "x")]))
+            .expect_err("must fail");
+        assert!(
+            err.to_string().contains("unknown key `actor.usernam`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_section_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "[serverr]\nbind = \"x\"\n");
+        let err = Config::load_from(Some(&path), &[]).expect_err("must fail");
+        assert!(err.to_string().contains("unknown key `serverr`"), "{err}");
+    }
+
+    #[test]
+    fn malformed_urls_and_addresses_are_rejected() {
+        let cases = [
+            (
+                "RATHAUS_SERVER__PUBLIC_URL",
+                "not a url",
+                "server.public_url",
+            ),
+            (
+                "RATHAUS_SERVER__PUBLIC_URL",
+                "ftp://x.example",
+                "server.public_url",
+            ),
+            ("RATHAUS_SERVER__BIND", "localhost", "server.bind"),
+            ("RATHAUS_DATABASE__URL", "mysql://x/y", "database.url"),
+            ("RATHAUS_ACTOR__USERNAME", "Rat Haus", "actor.username"),
+        ];
+        for (key, value, named) in cases {
+            let err = Config::load_from(None, &env(&[(key, value)])).expect_err(value);
+            assert!(err.to_string().contains(named), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        let err = Config::load_from(Some(Path::new("/nonexistent/rathaus.toml")), &[])
+            .expect_err("must fail");
+        assert!(
+            err.to_string().contains("/nonexistent/rathaus.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_when_printed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "[database]\nurl = \"postgres://rathaus:hunter2@db.example/rathaus\"\n\
+             [matrix]\nhomeserver_url = \"http://127.0.0.1:8008\"\nuser_id = \"@bot:localhost\"\n\
+             password = \"sesame-open\"\n",
+        );
+        let c = Config::load_from(Some(&path), &[]).expect("load");
+        let shown = c.to_redacted_toml().expect("render");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("sesame-open"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(shown.contains("db.example"), "{shown}");
+        assert!(!format!("{c:?}").contains("sesame-open"));
+        // The printed config is itself a valid config.
+        let again = write(&dir, &shown);
+        Config::load_from(Some(&again), &[]).expect("printed config loads");
+    }
+
+    #[test]
+    fn matrix_needs_a_credential() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "[matrix]\nhomeserver_url = \"http://127.0.0.1:8008\"\nuser_id = \"@bot:localhost\"\n",
+        );
+        let err = Config::load_from(Some(&path), &[]).expect_err("must fail");
+        assert!(err.to_string().contains("matrix.password"), "{err}");
+    }
+}

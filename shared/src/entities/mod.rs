@@ -1,0 +1,125 @@
+//! sea-orm entities: one module per table. They stay plain rows; ActivityPub and Matrix shapes
+//! live in the fronts. Enumerations stored as strings are defined here so both fronts share them.
+
+pub mod announcement;
+pub mod block;
+pub mod comment;
+pub mod consultation;
+pub mod delivery_job;
+pub mod follower;
+pub mod inbound_activity;
+pub mod kv_state;
+pub mod local_actor;
+pub mod moderation_action;
+pub mod official_answer;
+pub mod outbound_activity;
+pub mod policy_rule;
+pub mod processed_matrix_event;
+pub mod remote_actor;
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A plain announcement, or a consultation open for comments between two dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum AnnouncementKind {
+    #[sea_orm(string_value = "announcement")]
+    Announcement,
+    #[sea_orm(string_value = "consultation")]
+    Consultation,
+}
+
+/// Where a comment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    #[sea_orm(string_value = "fediverse")]
+    Fediverse,
+    #[sea_orm(string_value = "matrix")]
+    Matrix,
+}
+
+/// A comment's moderation state. `Deleted` keeps only that a comment existed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum CommentStatus {
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "published")]
+    Published,
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+    #[sea_orm(string_value = "hidden")]
+    Hidden,
+    #[sea_orm(string_value = "deleted")]
+    Deleted,
+}
+
+impl CommentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Published => "published",
+            Self::Rejected => "rejected",
+            Self::Hidden => "hidden",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+impl std::str::FromStr for CommentStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "published" => Ok(Self::Published),
+            "rejected" => Ok(Self::Rejected),
+            "hidden" => Ok(Self::Hidden),
+            "deleted" => Ok(Self::Deleted),
+            other => Err(format!(
+                "unknown status `{other}` (pending, published, rejected, hidden, deleted)"
+            )),
+        }
+    }
+}
+
+/// A delivery job's state in the durable queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "in_flight")]
+    InFlight,
+    #[sea_orm(string_value = "done")]
+    Done,
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+/// What a block applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKind {
+    #[sea_orm(string_value = "user")]
+    User,
+    #[sea_orm(string_value = "domain")]
+    Domain,
+}
+
+/// What a policy rule does to a comment that matches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    #[sea_orm(string_value = "hold")]
+    Hold,
+    #[sea_orm(string_value = "reject")]
+    Reject,
+}

@@ -1,0 +1,17 @@
+//! The Rathaus domain: configuration, store, services both fronts call, and (in later issues)
+//! the policy engine and the durable job queue. This crate depends on none of matrix-sdk, axum
+//! or activitypub_federation; CI checks that.
+
+pub mod app;
+pub mod config;
+pub mod entities;
+pub mod error;
+pub mod keys;
+pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use app::App;
+pub use config::Config;
+pub use error::{Error, Result};
+pub use store::Store;

@@ -1,0 +1,205 @@
+//! The local actor (with its key), remote actors and followers.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use crate::entities::{follower, local_actor, remote_actor};
+use crate::error::Result;
+use crate::keys::generate_rsa_keypair;
+
+/// The local actor named `username`, created with a fresh key pair on first use.
+/// Safe against two processes starting at once: the unique name decides, both read the winner.
+pub async fn ensure_local_actor<C: ConnectionTrait>(
+    db: &C,
+    username: &str,
+    now: DateTime<Utc>,
+) -> Result<(local_actor::Model, bool)> {
+    if let Some(actor) = local_actor(db, username).await? {
+        return Ok((actor, false));
+    }
+    let keys = generate_rsa_keypair()?;
+    let inserted = local_actor::Entity::insert(local_actor::ActiveModel {
+        id: NotSet,
+        username: Set(username.to_owned()),
+        public_key_pem: Set(keys.public_pem),
+        private_key_pem: Set(keys.private_pem),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([local_actor::Column::Username])
+    .exec_without_returning(db)
+    .await?;
+    let created = matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0);
+    let actor = local_actor(db, username)
+        .await?
+        .ok_or_else(|| crate::Error::NotFound(format!("local actor {username} after insert")))?;
+    Ok((actor, created))
+}
+
+pub async fn local_actor<C: ConnectionTrait>(
+    db: &C,
+    username: &str,
+) -> Result<Option<local_actor::Model>> {
+    Ok(local_actor::Entity::find()
+        .filter(local_actor::Column::Username.eq(username))
+        .one(db)
+        .await?)
+}
+
+/// What we learn about a remote actor from its document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteActorData {
+    pub ap_id: String,
+    pub username: String,
+    pub domain: String,
+    pub display_name: Option<String>,
+    pub inbox: String,
+    pub shared_inbox: Option<String>,
+    pub public_key_pem: Option<String>,
+}
+
+/// Inserts or refreshes a remote actor by its id.
+pub async fn upsert_remote_actor<C: ConnectionTrait>(
+    db: &C,
+    data: RemoteActorData,
+    now: DateTime<Utc>,
+) -> Result<remote_actor::Model> {
+    use remote_actor::Column as C_;
+    remote_actor::Entity::insert(remote_actor::ActiveModel {
+        id: NotSet,
+        ap_id: Set(data.ap_id.clone()),
+        username: Set(data.username),
+        domain: Set(data.domain),
+        display_name: Set(data.display_name),
+        inbox: Set(data.inbox),
+        shared_inbox: Set(data.shared_inbox),
+        public_key_pem: Set(data.public_key_pem),
+        fetched_at: Set(now),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(C_::ApId)
+            .update_columns([
+                C_::Username,
+                C_::Domain,
+                C_::DisplayName,
+                C_::Inbox,
+                C_::SharedInbox,
+                C_::PublicKeyPem,
+                C_::FetchedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    remote_actor_by_ap_id(db, &data.ap_id)
+        .await?
+        .ok_or_else(|| crate::Error::NotFound(format!("remote actor {}", data.ap_id)))
+}
+
+pub async fn remote_actor_by_ap_id<C: ConnectionTrait>(
+    db: &C,
+    ap_id: &str,
+) -> Result<Option<remote_actor::Model>> {
+    Ok(remote_actor::Entity::find()
+        .filter(remote_actor::Column::ApId.eq(ap_id))
+        .one(db)
+        .await?)
+}
+
+/// Forgets a remote actor (its follow goes with it, by cascade). True if it was known.
+pub async fn delete_remote_actor<C: ConnectionTrait>(db: &C, ap_id: &str) -> Result<bool> {
+    let res = remote_actor::Entity::delete_many()
+        .filter(remote_actor::Column::ApId.eq(ap_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Records a follow; a repeated Follow from the same actor replaces the activity id.
+pub async fn add_follower<C: ConnectionTrait>(
+    db: &C,
+    remote_actor_id: i64,
+    follow_activity_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    follower::Entity::insert(follower::ActiveModel {
+        id: NotSet,
+        remote_actor_id: Set(remote_actor_id),
+        follow_activity_id: Set(follow_activity_id.to_owned()),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(follower::Column::RemoteActorId)
+            .update_column(follower::Column::FollowActivityId)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Ends a follow. True if there was one.
+pub async fn remove_follower<C: ConnectionTrait>(db: &C, remote_actor_id: i64) -> Result<bool> {
+    let res = follower::Entity::delete_many()
+        .filter(follower::Column::RemoteActorId.eq(remote_actor_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+pub async fn count_followers<C: ConnectionTrait>(db: &C) -> Result<u64> {
+    Ok(follower::Entity::find().count(db).await?)
+}
+
+/// Followers' actor ids, oldest first, one page at a time (for the followers collection).
+pub async fn follower_ids<C: ConnectionTrait>(
+    db: &C,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<String>> {
+    let ids: Vec<String> = remote_actor::Entity::find()
+        .select_only()
+        .column(remote_actor::Column::ApId)
+        .filter(
+            remote_actor::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(follower::Column::RemoteActorId)
+                    .from(follower::Entity)
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(remote_actor::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids)
+}
+
+/// Every inbox an activity to all followers must reach: shared inboxes once, else personal ones.
+pub async fn follower_inboxes<C: ConnectionTrait>(db: &C) -> Result<Vec<String>> {
+    let inboxes: Vec<String> = remote_actor::Entity::find()
+        .select_only()
+        .expr_as(Expr::cust("COALESCE(shared_inbox, inbox)"), "target")
+        .filter(
+            remote_actor::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(follower::Column::RemoteActorId)
+                    .from(follower::Entity)
+                    .to_owned(),
+            ),
+        )
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut inboxes = inboxes;
+    inboxes.sort();
+    Ok(inboxes)
+}

@@ -1,0 +1,182 @@
+//! Announcements and the consultations attached to them.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryOrder, QuerySelect,
+};
+
+use crate::entities::{AnnouncementKind, announcement, consultation};
+use crate::error::{Error, Result};
+
+/// What the press office writes; the HTML is rendered by the service before storing.
+#[derive(Debug, Clone)]
+pub struct NewAnnouncement {
+    pub title: Option<String>,
+    pub body_markdown: String,
+    pub body_html: String,
+    pub author: String,
+    /// `Some((opens_at, closes_at))` makes it a consultation.
+    pub consultation: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// An announcement with its consultation part, if it is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncementView {
+    pub announcement: announcement::Model,
+    pub consultation: Option<consultation::Model>,
+}
+
+pub async fn insert_announcement<C: ConnectionTrait>(
+    db: &C,
+    new: NewAnnouncement,
+    now: DateTime<Utc>,
+) -> Result<AnnouncementView> {
+    if let Some((opens, closes)) = new.consultation
+        && closes <= opens
+    {
+        return Err(Error::Invalid(
+            "a consultation must close after it opens".into(),
+        ));
+    }
+    let kind = if new.consultation.is_some() {
+        AnnouncementKind::Consultation
+    } else {
+        AnnouncementKind::Announcement
+    };
+    let announcement = announcement::ActiveModel {
+        id: NotSet,
+        kind: Set(kind),
+        title: Set(new.title),
+        body_markdown: Set(new.body_markdown),
+        body_html: Set(new.body_html),
+        author: Set(new.author),
+        created_at: Set(now),
+        updated_at: Set(now),
+        retracted_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    let consultation = match new.consultation {
+        Some((opens_at, closes_at)) => Some(
+            consultation::ActiveModel {
+                announcement_id: Set(announcement.id),
+                opens_at: Set(opens_at),
+                closes_at: Set(closes_at),
+                closed_at: Set(None),
+                result_markdown: Set(None),
+                result_html: Set(None),
+                result_at: Set(None),
+            }
+            .insert(db)
+            .await?,
+        ),
+        None => None,
+    };
+    Ok(AnnouncementView {
+        announcement,
+        consultation,
+    })
+}
+
+pub async fn get_announcement<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<AnnouncementView>> {
+    let Some(announcement) = announcement::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let consultation = consultation::Entity::find_by_id(id).one(db).await?;
+    Ok(Some(AnnouncementView {
+        announcement,
+        consultation,
+    }))
+}
+
+/// Newest first, one page; `page` counts from 0.
+pub async fn list_announcements<C: ConnectionTrait>(
+    db: &C,
+    page: u64,
+    per_page: u64,
+) -> Result<Vec<announcement::Model>> {
+    Ok(announcement::Entity::find()
+        .order_by_desc(announcement::Column::CreatedAt)
+        .order_by_desc(announcement::Column::Id)
+        .offset(page * per_page)
+        .limit(per_page)
+        .all(db)
+        .await?)
+}
+
+pub async fn count_announcements<C: ConnectionTrait>(db: &C) -> Result<u64> {
+    Ok(announcement::Entity::find().count(db).await?)
+}
+
+async fn live_announcement<C: ConnectionTrait>(db: &C, id: i64) -> Result<announcement::Model> {
+    let found = announcement::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
+    if found.retracted_at.is_some() {
+        return Err(Error::Invalid(format!("announcement {id} was retracted")));
+    }
+    Ok(found)
+}
+
+/// A correction: new text, `updated_at` moves on.
+pub async fn correct_announcement<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    body_markdown: String,
+    body_html: String,
+    now: DateTime<Utc>,
+) -> Result<announcement::Model> {
+    let mut model = live_announcement(db, id).await?.into_active_model();
+    model.body_markdown = Set(body_markdown);
+    model.body_html = Set(body_html);
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// A retraction: the row stays (its id must keep answering as a Tombstone), the text goes.
+pub async fn retract_announcement<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<announcement::Model> {
+    let mut model = live_announcement(db, id).await?.into_active_model();
+    model.body_markdown = Set(String::new());
+    model.body_html = Set(String::new());
+    model.retracted_at = Set(Some(now));
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// Closes a consultation early. Closing twice keeps the first time.
+pub async fn close_consultation<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<consultation::Model> {
+    let found = consultation::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("consultation {id}")))?;
+    if found.closed_at.is_some() {
+        return Ok(found);
+    }
+    let mut model = found.into_active_model();
+    model.closed_at = Set(Some(now));
+    Ok(model.update(db).await?)
+}
+
+impl AnnouncementView {
+    /// Open for comments at `now`: a live consultation between its dates, not closed early.
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.announcement.retracted_at.is_none()
+            && self.consultation.as_ref().is_some_and(|c| {
+                c.opens_at <= now && now < c.closes_at && c.closed_at.is_none_or(|t| now < t)
+            })
+    }
+}

@@ -1,0 +1,226 @@
+//! Comments, official answers, and erasure.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use crate::entities::{CommentStatus, Network, comment, official_answer};
+use crate::error::{Error, Result};
+
+/// A comment as it arrives, with the policy decision already made.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub announcement_id: i64,
+    pub parent_comment_id: Option<i64>,
+    pub network: Network,
+    pub origin_id: String,
+    pub origin_url: Option<String>,
+    pub author_id: String,
+    pub author_name: Option<String>,
+    pub author_domain: String,
+    pub content: String,
+    pub status: CommentStatus,
+    pub late: bool,
+    pub rule_id: Option<String>,
+    pub rule_version: Option<i32>,
+    pub reason: Option<String>,
+    /// The event's own timestamp.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Inserting the same origin twice (a redelivery) returns the first row, not a second one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    New(comment::Model),
+    Existing(comment::Model),
+}
+
+pub async fn insert_comment<C: ConnectionTrait>(
+    db: &C,
+    new: NewComment,
+    now: DateTime<Utc>,
+) -> Result<Inserted> {
+    let origin = new.origin_id.clone();
+    let res = comment::Entity::insert(comment::ActiveModel {
+        id: NotSet,
+        announcement_id: Set(new.announcement_id),
+        parent_comment_id: Set(new.parent_comment_id),
+        network: Set(new.network),
+        origin_id: Set(new.origin_id),
+        origin_url: Set(new.origin_url),
+        author_id: Set(new.author_id),
+        author_name: Set(new.author_name),
+        author_domain: Set(new.author_domain),
+        content: Set(Some(new.content)),
+        status: Set(new.status),
+        late: Set(new.late),
+        rule_id: Set(new.rule_id),
+        rule_version: Set(new.rule_version),
+        reason: Set(new.reason),
+        created_at: Set(new.created_at),
+        received_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+    })
+    .on_conflict_do_nothing_on([comment::Column::OriginId])
+    .exec_without_returning(db)
+    .await?;
+    let row = comment_by_origin(db, &origin)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {origin} after insert")))?;
+    Ok(match res {
+        sea_orm::TryInsertResult::Inserted(n) if n > 0 => Inserted::New(row),
+        _ => Inserted::Existing(row),
+    })
+}
+
+pub async fn get_comment<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<comment::Model>> {
+    Ok(comment::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn comment_by_origin<C: ConnectionTrait>(
+    db: &C,
+    origin_id: &str,
+) -> Result<Option<comment::Model>> {
+    Ok(comment::Entity::find()
+        .filter(comment::Column::OriginId.eq(origin_id))
+        .one(db)
+        .await?)
+}
+
+/// Which comments to list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct CommentFilter {
+    pub announcement_id: Option<i64>,
+    pub status: Option<CommentStatus>,
+    pub author_id: Option<String>,
+    pub limit: Option<u64>,
+}
+
+/// Oldest first, as a conversation reads.
+pub async fn list_comments<C: ConnectionTrait>(
+    db: &C,
+    filter: &CommentFilter,
+) -> Result<Vec<comment::Model>> {
+    let mut query = comment::Entity::find();
+    if let Some(id) = filter.announcement_id {
+        query = query.filter(comment::Column::AnnouncementId.eq(id));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(comment::Column::Status.eq(status));
+    }
+    if let Some(author) = &filter.author_id {
+        query = query.filter(comment::Column::AuthorId.eq(author.as_str()));
+    }
+    if let Some(limit) = filter.limit {
+        query = query.limit(limit);
+    }
+    Ok(query
+        .order_by_asc(comment::Column::CreatedAt)
+        .order_by_asc(comment::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// A moderation decision: new status with the rule and reason behind it.
+pub async fn set_comment_status<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    status: CommentStatus,
+    rule: Option<(String, i32)>,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<comment::Model> {
+    let found = get_comment(db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {id}")))?;
+    if found.status == CommentStatus::Deleted {
+        return Err(Error::Invalid(format!(
+            "comment {id} was deleted by its author"
+        )));
+    }
+    let mut model = found.into_active_model();
+    model.status = Set(status);
+    let (rule_id, rule_version) = rule.map_or((None, None), |(id, v)| (Some(id), Some(v)));
+    model.rule_id = Set(rule_id);
+    model.rule_version = Set(rule_version);
+    model.reason = Set(reason);
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// An author's edit replaces the text; the policy runs again in the service.
+pub async fn update_comment_content<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    content: String,
+    now: DateTime<Utc>,
+) -> Result<comment::Model> {
+    let found = get_comment(db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {id}")))?;
+    if found.status == CommentStatus::Deleted {
+        return Err(Error::Invalid(format!("comment {id} was deleted")));
+    }
+    let mut model = found.into_active_model();
+    model.content = Set(Some(content));
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// Erasure after the author deleted: the text and the author's name go, that it existed stays.
+pub async fn erase_comment<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<comment::Model> {
+    let found = get_comment(db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {id}")))?;
+    let mut model = found.into_active_model();
+    model.content = Set(None);
+    model.author_name = Set(None);
+    model.origin_url = Set(None);
+    model.status = Set(CommentStatus::Deleted);
+    model.deleted_at = Set(Some(now));
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+pub async fn insert_answer<C: ConnectionTrait>(
+    db: &C,
+    comment_id: i64,
+    author: &str,
+    body_markdown: String,
+    body_html: String,
+    now: DateTime<Utc>,
+) -> Result<official_answer::Model> {
+    if get_comment(db, comment_id).await?.is_none() {
+        return Err(Error::NotFound(format!("comment {comment_id}")));
+    }
+    Ok(official_answer::ActiveModel {
+        id: NotSet,
+        comment_id: Set(comment_id),
+        author: Set(author.to_owned()),
+        body_markdown: Set(body_markdown),
+        body_html: Set(body_html),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?)
+}
+
+pub async fn answers_for_comment<C: ConnectionTrait>(
+    db: &C,
+    comment_id: i64,
+) -> Result<Vec<official_answer::Model>> {
+    Ok(official_answer::Entity::find()
+        .filter(official_answer::Column::CommentId.eq(comment_id))
+        .order_by_asc(official_answer::Column::Id)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,59 @@
+//! The append-only moderation log. There is deliberately no update or delete here, and the
+//! database refuses them too (triggers in the initial migration).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::entities::moderation_action;
+use crate::error::Result;
+
+/// One step, automatic (`actor = "policy"`) or by a person.
+#[derive(Debug, Clone)]
+pub struct NewAction {
+    pub comment_id: Option<i64>,
+    pub action: String,
+    pub actor: String,
+    pub rule_id: Option<String>,
+    pub rule_version: Option<i32>,
+    pub reason: Option<String>,
+}
+
+pub async fn log_action<C: ConnectionTrait>(
+    db: &C,
+    new: NewAction,
+    now: DateTime<Utc>,
+) -> Result<moderation_action::Model> {
+    Ok(moderation_action::ActiveModel {
+        id: NotSet,
+        comment_id: Set(new.comment_id),
+        action: Set(new.action),
+        actor: Set(new.actor),
+        rule_id: Set(new.rule_id),
+        rule_version: Set(new.rule_version),
+        reason: Set(new.reason),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Newest first; `comment_id` narrows to one comment's history.
+pub async fn list_actions<C: ConnectionTrait>(
+    db: &C,
+    comment_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<moderation_action::Model>> {
+    let mut query = moderation_action::Entity::find();
+    if let Some(id) = comment_id {
+        query = query.filter(moderation_action::Column::CommentId.eq(id));
+    }
+    Ok(query
+        .order_by_desc(moderation_action::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,190 @@
+//! `rathaus`: the composition root. It parses the command line, loads the configuration,
+//! opens the store and starts the fronts; all behaviour lives in the library crates.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rathaus_shared::config::LogFormat;
+use rathaus_shared::{App, Config, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Rathaus: a town hall's open, moderated dialogue with citizens on Matrix and the fediverse.
+#[derive(Debug, Parser)]
+#[command(name = "rathaus", version, about)]
+struct Cli {
+    /// Configuration file (TOML); overrides the built-in defaults, and is overridden by
+    /// environment variables RATHAUS_SECTION__KEY.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "RATHAUS_CONFIG",
+        value_name = "FILE"
+    )]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service: HTTP (ActivityPub, pages) and, when configured, the Matrix bot.
+    /// Applies pending migrations first. The default command.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// Only list applied and pending migrations.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Validate the configuration and print it, secrets redacted.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("rathaus: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = init_tracing(&config) {
+        eprintln!("rathaus: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rathaus: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate { status } => migrate(config, status).await,
+            Command::CheckConfig => check_config(&config),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: operators grep logs, and supervisors show the last line.
+            eprintln!("rathaus: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.is_empty() => EnvFilter::try_new(f),
+        _ => EnvFilter::try_new(&config.log.filter),
+    }
+    .context("log.filter")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match config.log.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+fn check_config(config: &Config) -> anyhow::Result<()> {
+    print!("{}", config.to_redacted_toml()?);
+    Ok(())
+}
+
+async fn migrate(config: Config, status: bool) -> anyhow::Result<()> {
+    if config.database.url_is_default() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&config.database_url(), 1).await?;
+    if !status {
+        store.migrate().await?;
+    }
+    for name in store.applied_migrations().await? {
+        println!("applied  {name}");
+    }
+    for name in store.pending_migrations().await? {
+        println!("pending  {name}");
+    }
+    store.close().await?;
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.server.bind;
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let app = App::open(config).await?;
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("server.bind: cannot listen on {bind}"))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        public_url = %app.config.server.public_url,
+        backend = ?app.store.backend(),
+        "rathaus is serving"
+    );
+    if rathaus_bot::configured(&app.config).is_some() {
+        tracing::warn!("a [matrix] section is configured, but this build has no Matrix bot yet");
+    } else {
+        tracing::info!("no [matrix] section: running without the Matrix bot");
+    }
+
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let mut http = tokio::spawn(rathaus_federation::serve(
+        listener,
+        app.clone(),
+        async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        },
+    ));
+
+    tokio::select! {
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down; finishing in-flight requests");
+            let _ = stop_tx.send(true);
+            match tokio::time::timeout(grace, &mut http).await {
+                Ok(joined) => joined.context("HTTP server task")??,
+                Err(_) => {
+                    tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests did not finish in time");
+                    http.abort();
+                }
+            }
+        }
+        joined = &mut http => {
+            joined.context("HTTP server task")??;
+        }
+    }
+    app.store.close().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM, naming which.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
