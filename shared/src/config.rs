@@ -327,21 +327,17 @@ fn one_line(err: &figment::Error) -> String {
     let mut parts = Vec::new();
     for e in err.clone() {
         let key = e.path.join(".");
-        let source = e
-            .metadata
-            .as_ref()
-            .and_then(|m| m.source.as_ref().map(|s| s.to_string()))
-            .map(|s| format!(" (from {s})"))
-            .unwrap_or_default();
+        let source = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+            Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
+            // Only our environment provider is built in code.
+            Some(figment::Source::Code(_)) => " (from the environment)".to_owned(),
+            _ => String::new(),
+        };
         let msg = match &e.kind {
-            figment::error::Kind::UnknownField(field, _) => {
-                let full = if key.is_empty() {
-                    field.clone()
-                } else {
-                    format!("{key}.{field}")
-                };
-                format!("unknown key `{full}`{source}")
+            figment::error::Kind::UnknownField(field, _) if key.is_empty() => {
+                format!("unknown key `{field}`{source}")
             }
+            figment::error::Kind::UnknownField(..) => format!("unknown key `{key}`{source}"),
             kind if key.is_empty() => format!("{kind}{source}"),
             kind => format!("{key}: {kind}{source}"),
         };
