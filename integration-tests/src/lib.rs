@@ -1,1 +1,189 @@
-//! placeholder
+//! Helpers for tests that run the real `rathaus` binary against real services on loopback.
+//!
+//! The binary is the one cargo builds for the workspace (`cargo test --workspace` builds it,
+//! because the root package has integration tests of its own).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Path of the `rathaus` binary next to this test executable.
+pub fn rathaus_bin() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_rathaus") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug/rathaus
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("rathaus"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// A free TCP port on loopback (bound then released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `rathaus` process with its own working directory and port.
+#[derive(Debug)]
+pub struct Rathaus {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Rathaus {
+    /// Starts `rathaus <args>` in `dir`, listening on a fresh port set through the environment
+    /// (so the command line stays exactly what a user would type).
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self> {
+        let port = free_port();
+        let stderr_path = dir.join(format!("rathaus-{port}.log"));
+        let stderr = std::fs::File::create(&stderr_path)?;
+        let mut cmd = Command::new(rathaus_bin());
+        cmd.args(args)
+            .current_dir(dir)
+            .env_remove("RATHAUS_CONFIG")
+            .env("RATHAUS_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().context("spawn rathaus")?;
+        Ok(Self {
+            child,
+            port,
+            dir: dir.to_owned(),
+            stderr_path,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Waits until `/readyz` answers 200, or the process exits, or 60 s pass.
+    pub async fn wait_ready(&mut self) -> Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("rathaus exited early with {status}: {}", self.log());
+            }
+            if let Ok(res) = client.get(self.url("/readyz")).send().await
+                && res.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("rathaus did not become ready: {}", self.log())
+    }
+
+    /// Sends a signal (SIGTERM, SIGINT, SIGKILL).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) -> Result<()> {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id())?);
+        nix::sys::signal::kill(pid, signal)?;
+        Ok(())
+    }
+
+    /// Waits for the process to exit, at most `timeout`.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("rathaus did not exit within {timeout:?}: {}", self.log())
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Rathaus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `rathaus <args>` to completion and returns (exit code, stdout, stderr).
+pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(i32, String, String)> {
+    let mut cmd = Command::new(rathaus_bin());
+    cmd.args(args).current_dir(dir).env_remove("RATHAUS_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().context("run rathaus")?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// A PostgreSQL URL whose `search_path` is a fresh schema, when the test database is
+/// configured; the schema is dropped with the guard.
+#[derive(Debug)]
+pub struct PgSchema {
+    pub url: String,
+    admin_url: String,
+    schema: String,
+}
+
+impl PgSchema {
+    pub async fn create() -> Option<Self> {
+        let admin_url = std::env::var(rathaus_shared::testing::PG_ENV)
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let schema = format!("it_{}", uuid::Uuid::new_v4().simple());
+        let admin = rathaus_shared::Store::connect(&admin_url, 1)
+            .await
+            .expect("connect to the test database");
+        sea_orm::ConnectionTrait::execute_unprepared(
+            admin.db(),
+            &format!("CREATE SCHEMA \"{schema}\""),
+        )
+        .await
+        .expect("create schema");
+        admin.close().await.expect("close");
+        let sep = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{sep}options[search_path]={schema}");
+        Some(Self {
+            url,
+            admin_url,
+            schema,
+        })
+    }
+
+    pub async fn drop_schema(self) {
+        if let Ok(admin) = rathaus_shared::Store::connect(&self.admin_url, 1).await {
+            let _ = sea_orm::ConnectionTrait::execute_unprepared(
+                admin.db(),
+                &format!("DROP SCHEMA \"{}\" CASCADE", self.schema),
+            )
+            .await;
+            let _ = admin.close().await;
+        }
+    }
+}

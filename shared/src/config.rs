@@ -484,6 +484,25 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_configs_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("config dir") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.starts_with("example-") && name.ends_with(".toml") {
+                Config::load_from(Some(&path), &[])
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 1, "no example configs found in {}", dir.display());
+    }
+
+    #[test]
     fn matrix_needs_a_credential() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = write(

@@ -1,0 +1,200 @@
+//! `rathaus serve` as a user runs it: no arguments, embedded defaults, real signals.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use rathaus_integration_tests::{PgSchema, Rathaus, run};
+use rathaus_shared::Store;
+use rathaus_shared::store::actors;
+
+async fn actor_key(db_url: &str) -> String {
+    let store = Store::connect(db_url, 1).await.expect("open the store");
+    let actor = actors::local_actor(store.db(), "rathaus")
+        .await
+        .expect("query")
+        .expect("the actor exists after the first start");
+    store.close().await.expect("close");
+    actor.public_key_pem
+}
+
+#[tokio::test]
+async fn serve_with_no_arguments_uses_the_embedded_default_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut first = Rathaus::start(dir.path(), &["serve"], &[]).expect("start");
+    first.wait_ready().await.expect("ready");
+
+    let db_file = dir.path().join("data/rathaus.db");
+    assert!(db_file.is_file(), "./data/rathaus.db was not created");
+    let client = reqwest::Client::new();
+    let health = client
+        .get(first.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = client
+        .get(first.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["status"], "ready");
+
+    first.signal(Signal::SIGTERM).expect("sigterm");
+    let status = first
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("exits");
+    assert!(status.success(), "exit {status}: {}", first.log());
+    let log = first.log();
+    assert!(log.contains("generated a new key pair"), "{log}");
+    assert!(log.contains("SIGTERM") && log.contains("stopped"), "{log}");
+
+    let db_url = format!("sqlite://{}", db_file.display());
+    let key = actor_key(&db_url).await;
+
+    // A second start reuses the stored key; Ctrl-C (SIGINT) stops it as cleanly.
+    let mut second = Rathaus::start(dir.path(), &[], &[]).expect("start again");
+    second.wait_ready().await.expect("ready again");
+    second.signal(Signal::SIGINT).expect("sigint");
+    let status = second
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("exits");
+    assert!(status.success(), "exit {status}: {}", second.log());
+    assert!(
+        !second.log().contains("generated a new key pair"),
+        "{}",
+        second.log()
+    );
+    assert_eq!(
+        actor_key(&db_url).await,
+        key,
+        "the actor key changed between starts"
+    );
+}
+
+#[tokio::test]
+async fn serve_on_postgresql_when_configured() {
+    let Some(pg) = PgSchema::create().await else {
+        eprintln!("RATHAUS_TEST_DATABASE_URL not set: PostgreSQL serve test skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rathaus = Rathaus::start(
+        dir.path(),
+        &["serve"],
+        &[("RATHAUS_DATABASE__URL", &pg.url)],
+    )
+    .expect("start");
+    rathaus.wait_ready().await.expect("ready on postgres");
+    assert!(rathaus.log().contains("Postgres"), "{}", rathaus.log());
+    assert!(
+        !dir.path().join("data/rathaus.db").exists(),
+        "no SQLite file when PostgreSQL is configured"
+    );
+    rathaus.signal(Signal::SIGTERM).expect("sigterm");
+    assert!(
+        rathaus
+            .wait_exit(Duration::from_secs(15))
+            .await
+            .expect("exit")
+            .success()
+    );
+    let key = actor_key(&pg.url).await;
+    assert!(key.contains("BEGIN PUBLIC KEY"));
+    pg.drop_schema().await;
+}
+
+/// Each bad configuration fails at start-up with one line that names the problem.
+#[tokio::test]
+async fn bad_configuration_fails_fast_with_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[server]\nbidn = \"127.0.0.1:1\"\n").expect("write");
+    let file = file.to_str().expect("utf-8 path");
+
+    /// Arguments, environment, and what the error line must name.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
+        (
+            &["--config", file, "serve"],
+            &[],
+            "unknown key `server.bidn`",
+        ),
+        (
+            &["serve"],
+            &[("RATHAUS_SERVER__PUBLIC_URL", "localhost:8080")],
+            "server.public_url",
+        ),
+        (
+            &["serve"],
+            &[(
+                "RATHAUS_DATABASE__URL",
+                "postgres://postgres@127.0.0.1:1/nothing",
+            )],
+            "database",
+        ),
+        (
+            &["serve"],
+            &[("RATHAUS_SERVER__BIND", "999.0.0.1:80")],
+            "server.bind",
+        ),
+        (
+            &["--config", "/does/not/exist.toml", "check-config"],
+            &[],
+            "/does/not/exist.toml",
+        ),
+    ];
+    for (args, env, named) in cases {
+        let (code, _out, err) = run(dir.path(), args, env).expect("run");
+        assert_ne!(code, 0, "{args:?} {env:?} must fail: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        let last = lines.last().copied().unwrap_or_default();
+        assert!(last.starts_with("rathaus: "), "{args:?}: {err}");
+        assert!(last.contains(named), "{args:?} should name {named}: {err}");
+    }
+    // None of the failed starts left a database behind.
+    assert!(!dir.path().join("data").exists());
+}
+
+#[tokio::test]
+async fn check_config_prints_the_effective_config_without_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("rathaus.toml");
+    std::fs::write(
+        &file,
+        "[database]\nurl = \"postgres://rathaus:very-secret-pw@db.example/rathaus\"\n\
+         [matrix]\nhomeserver_url = \"http://127.0.0.1:8008\"\nuser_id = \"@bot:localhost\"\n\
+         access_token = \"syt_secret_token\"\n",
+    )
+    .expect("write");
+    let (code, out, err) = run(
+        dir.path(),
+        &["--config", file.to_str().expect("path"), "check-config"],
+        &[("RATHAUS_ACTOR__USERNAME", "stadt_musterhausen")],
+    )
+    .expect("run");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !out.contains("very-secret-pw") && !out.contains("syt_secret_token"),
+        "{out}"
+    );
+    assert!(out.contains("db.example"), "{out}");
+    assert!(out.contains("username = \"stadt_musterhausen\""), "{out}");
+    assert!(out.contains("access_token = \"[redacted]\""), "{out}");
+}
+
+#[tokio::test]
+async fn migrate_applies_and_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = run(dir.path(), &["migrate", "--status"], &[]).expect("status");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pending  m20261124_000001_initial"), "{out}");
+    let (code, out, err) = run(dir.path(), &["migrate"], &[]).expect("migrate");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("applied  m20261124_000001_initial"), "{out}");
+    assert!(!out.contains("pending"), "{out}");
+}
