@@ -43,6 +43,34 @@ enum Command {
     },
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
+    /// Publish an announcement to all followers (or correct or retract one).
+    #[command(group = clap::ArgGroup::new("mode").args(["correct", "retract"]).multiple(false))]
+    Announce {
+        /// The text, in Markdown.
+        #[arg(required_unless_present = "retract", conflicts_with = "retract")]
+        text: Option<String>,
+        /// A title shown above the text.
+        #[arg(long, conflicts_with_all = ["correct", "retract"])]
+        title: Option<String>,
+        /// Open it for comments until --closes.
+        #[arg(long, requires = "closes", conflicts_with_all = ["correct", "retract"])]
+        consultation: bool,
+        /// When the consultation closes (RFC 3339, e.g. 2026-12-31T18:00:00+01:00).
+        #[arg(long, requires = "consultation", value_parser = parse_time)]
+        closes: Option<chrono::DateTime<chrono::Utc>>,
+        /// Replace the text of announcement ID (federated as an edit).
+        #[arg(long, value_name = "ID")]
+        correct: Option<i64>,
+        /// Withdraw announcement ID (federated as a deletion).
+        #[arg(long, value_name = "ID")]
+        retract: Option<i64>,
+    },
+}
+
+fn parse_time(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{raw}` is not an RFC 3339 time like 2026-12-31T18:00:00+01:00: {e}"))
 }
 
 fn main() -> ExitCode {
@@ -70,6 +98,14 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate { status } => migrate(config, status).await,
             Command::CheckConfig => check_config(&config),
+            Command::Announce {
+                text,
+                title,
+                consultation: _,
+                closes,
+                correct,
+                retract,
+            } => announce(config, text, title, closes, correct, retract).await,
         }
     });
     match result {
@@ -123,6 +159,49 @@ async fn migrate(config: Config, status: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn announce(
+    config: Config,
+    text: Option<String>,
+    title: Option<String>,
+    closes: Option<chrono::DateTime<chrono::Utc>>,
+    correct: Option<i64>,
+    retract: Option<i64>,
+) -> anyhow::Result<()> {
+    use rathaus_shared::services::announcements::{self, Announce};
+    let app = App::open(config).await?;
+    let urls = app.urls();
+    let view = if let Some(id) = retract {
+        announcements::retract(&app, id).await?
+    } else if let Some(id) = correct {
+        announcements::correct(&app, id, text.unwrap_or_default()).await?
+    } else {
+        announcements::announce(
+            &app,
+            Announce {
+                title,
+                text: text.unwrap_or_default(),
+                closes_at: closes,
+                opens_at: None,
+                author: "cli".into(),
+            },
+        )
+        .await?
+    };
+    let id = view.announcement.id;
+    let what = if retract.is_some() {
+        "retracted"
+    } else if correct.is_some() {
+        "corrected"
+    } else if view.consultation.is_some() {
+        "consultation published"
+    } else {
+        "published"
+    };
+    println!("{id}\t{what}\t{}", urls.announcement(id));
+    app.store.close().await?;
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let bind = config.server.bind;
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
@@ -142,14 +221,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("no [matrix] section: running without the Matrix bot");
     }
 
-    let (stop_tx, mut stop_rx) = watch::channel(false);
-    let mut http = tokio::spawn(rathaus_federation::serve(
-        listener,
-        app.clone(),
-        async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-        },
+    let state = rathaus_federation::state(app.clone()).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(rathaus_federation::delivery::run(
+        state.clone(),
+        stop_rx.clone(),
     ));
+    let mut http_stop = stop_rx.clone();
+    let mut http = tokio::spawn(rathaus_federation::serve(listener, state, async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    }));
 
     tokio::select! {
         signal = shutdown_signal() => {
@@ -164,8 +245,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
         joined = &mut http => {
+            let _ = stop_tx.send(true);
             joined.context("HTTP server task")??;
         }
+    }
+    // In-flight deliveries finish; anything unfinished stays in the queue (its lease expires).
+    if tokio::time::timeout(grace, worker).await.is_err() {
+        tracing::warn!("deliveries still in flight at shutdown are left in the queue");
     }
     app.store.close().await?;
     tracing::info!("stopped");

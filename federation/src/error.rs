@@ -1,4 +1,5 @@
-//! The crate's error type, and how domain errors become HTTP answers.
+//! The crate's error type, and how it becomes an HTTP answer: the caller's mistakes get a 4xx
+//! with the reason, internal faults a bare 500 (details only in the log).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -7,29 +8,52 @@ use axum::response::{IntoResponse, Response};
 pub enum Error {
     #[error(transparent)]
     Shared(#[from] rathaus_shared::Error),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("internal: {0}")]
+    Internal(String),
     #[error("io: {0}")]
     Io(std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl IntoResponse for Error {
-    /// The caller's mistakes get a 4xx with the reason; internal faults a bare 500.
-    fn into_response(self) -> Response {
+impl Error {
+    pub fn status(&self) -> StatusCode {
         use rathaus_shared::Error as S;
-        let (status, message) = match &self {
-            Error::Shared(S::NotFound(what)) => {
-                (StatusCode::NOT_FOUND, format!("not found: {what}"))
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) | Error::Shared(S::NotFound(_)) => StatusCode::NOT_FOUND,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unprocessable(_) | Error::Shared(S::Invalid(_)) => {
+                StatusCode::UNPROCESSABLE_ENTITY
             }
-            Error::Shared(S::Invalid(why)) => (StatusCode::UNPROCESSABLE_ENTITY, why.clone()),
-            _ => {
-                tracing::error!(error = %self, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error".to_owned(),
-                )
-            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            "internal error".to_owned()
+        } else {
+            self.to_string()
         };
-        (status, message).into_response()
+        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
     }
 }

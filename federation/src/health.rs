@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use rathaus_shared::App;
 use serde_json::{Value, json};
 
-pub fn routes() -> Router<App> {
+pub fn routes() -> Router<crate::FedState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -43,8 +43,8 @@ mod tests {
 
     use super::*;
 
-    async fn get_status(app: &App, path: &str) -> (StatusCode, Value) {
-        let res = crate::router(app.clone())
+    async fn get_status(state: &crate::FedState, path: &str) -> (StatusCode, Value) {
+        let res = crate::router(state.clone())
             .oneshot(Request::get(path).body(Body::empty()).expect("request"))
             .await
             .expect("response");
@@ -61,12 +61,13 @@ mod tests {
         let app = App::with_store(default_config(), ts.store.clone())
             .await
             .expect("app");
+        let app = crate::state(app).await.expect("state");
         assert_eq!(get_status(&app, "/healthz").await.0, StatusCode::OK);
         let (status, body) = get_status(&app, "/readyz").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["status"], "ready");
 
-        app.store.db().close_by_ref().await.expect("close pool");
+        app.app.store.db().close_by_ref().await.expect("close pool");
         let (status, body) = get_status(&app, "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["reason"], "database not reachable");

@@ -1,9 +1,16 @@
 //! The public HTTP face of Rathaus. Handlers parse input, call a `shared` service, render;
-//! they never touch entities directly. This issue brings the health endpoints; ActivityPub,
-//! WebFinger, NodeInfo and the pages build on the same router.
+//! they never touch entities directly. The delivery worker lives here too: it is the other
+//! half of speaking HTTP to the fediverse.
 
+pub mod client;
+pub mod delivery;
 mod error;
 mod health;
+mod inbox;
+mod objects;
+pub mod protocol;
+pub mod signatures;
+mod state;
 
 use std::future::Future;
 
@@ -12,21 +19,31 @@ use rathaus_shared::App;
 use tokio::net::TcpListener;
 
 pub use error::{Error, Result};
+pub use state::FedState;
 
-/// The whole HTTP surface for one app.
-pub fn router(app: App) -> Router {
-    Router::new().merge(health::routes()).with_state(app)
+/// The whole HTTP surface.
+pub fn router(state: FedState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .merge(objects::routes())
+        .merge(inbox::routes())
+        .with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
 /// Takes a bound listener so tests can use port 0.
 pub async fn serve(
     listener: TcpListener,
-    app: App,
+    state: FedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, router(app))
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(Error::Io)
+}
+
+/// Builds the shared state for an app (loads keys, makes the HTTP client).
+pub async fn state(app: App) -> Result<FedState> {
+    FedState::new(app).await
 }

@@ -71,6 +71,11 @@ pub struct ActorConfig {
     pub summary: String,
     #[serde(rename = "type")]
     pub kind: ActorKind,
+    /// Profile picture URL; empty for none.
+    pub icon_url: String,
+    /// Imprint (Impressum) and privacy notice (Datenschutzerklärung) links shown on the profile.
+    pub imprint_url: String,
+    pub privacy_url: String,
 }
 
 /// ActivityStreams actor types Mastodon accepts; Service and Application show a bot badge.
@@ -87,6 +92,19 @@ pub enum ActorKind {
 #[serde(deny_unknown_fields)]
 pub struct FederationConfig {
     pub allow_private_addresses: bool,
+    /// Deliveries in flight at once, over all hosts.
+    pub delivery_concurrency: usize,
+    /// Deliveries in flight at once to one host.
+    pub per_host_concurrency: usize,
+    /// How long a delivery is retried before it is given up.
+    pub retry_hours: u64,
+    /// Connect plus response timeout for one outgoing request.
+    pub request_timeout_seconds: u64,
+    /// Largest inbox body accepted.
+    pub max_inbox_bytes: usize,
+    /// How long a claimed delivery stays reserved for its worker; after a crash the job is
+    /// claimed again once this has passed. Must exceed the request timeout.
+    pub delivery_lease_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -3,10 +3,13 @@
 //! or activitypub_federation; CI checks that.
 
 pub mod app;
+pub mod apub;
 pub mod config;
 pub mod entities;
 pub mod error;
 pub mod keys;
+pub mod markdown;
+pub mod services;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -203,3 +203,14 @@ pub async fn follower_inboxes<C: ConnectionTrait>(db: &C) -> Result<Vec<String>>
     inboxes.sort();
     Ok(inboxes)
 }
+
+/// The follow of one remote actor, if it follows us.
+pub async fn follower_of<C: ConnectionTrait>(
+    db: &C,
+    remote_actor_id: i64,
+) -> Result<Option<follower::Model>> {
+    Ok(follower::Entity::find()
+        .filter(follower::Column::RemoteActorId.eq(remote_actor_id))
+        .one(db)
+        .await?)
+}

@@ -224,3 +224,10 @@ pub async fn answers_for_comment<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+pub async fn get_answer<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<official_answer::Model>> {
+    Ok(official_answer::Entity::find_by_id(id).one(db).await?)
+}

@@ -236,3 +236,13 @@ pub async fn count_by_status<C: ConnectionTrait>(db: &C) -> Result<Vec<(JobStatu
         .all(db)
         .await?)
 }
+
+pub async fn activity_by_ap_id<C: ConnectionTrait>(
+    db: &C,
+    ap_id: &str,
+) -> Result<Option<outbound_activity::Model>> {
+    Ok(outbound_activity::Entity::find()
+        .filter(outbound_activity::Column::ApId.eq(ap_id))
+        .one(db)
+        .await?)
+}

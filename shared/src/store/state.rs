@@ -54,3 +54,13 @@ pub async fn record_inbound<C: ConnectionTrait>(
     .await?;
     Ok(matches!(res, sea_orm::TryInsertResult::Inserted(n) if n > 0))
 }
+
+/// Whether an inbound activity id was handled before.
+pub async fn inbound_seen<C: ConnectionTrait>(db: &C, ap_id: &str) -> Result<bool> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    Ok(inbound_activity::Entity::find()
+        .filter(inbound_activity::Column::ApId.eq(ap_id))
+        .count(db)
+        .await?
+        > 0)
+}

@@ -1,0 +1,311 @@
+//! The delivery worker: claims due jobs from the durable queue, signs each attempt with the
+//! actor's key, POSTs it, and records the outcome. Limits: in flight overall and per host.
+//! Failures back off (≈ attempts⁴ + 15 s, with jitter) for `retry_hours`; a 4xx other than
+//! 401/408/429 is final. A host that keeps failing is paused, with one probe at a time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use chrono::Utc;
+use rand::Rng;
+use rathaus_shared::entities::delivery_job;
+use rathaus_shared::store::{self, delivery};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::state::FedState;
+
+/// Consecutive failures after which a host is paused.
+const PAUSE_AFTER_FAILURES: u32 = 5;
+/// How long a paused host waits before its next probe.
+const PAUSE_FOR: Duration = Duration::from_secs(300);
+/// Idle poll interval when nothing wakes the worker.
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// What happened to one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered,
+    /// Try again later.
+    Retry(String),
+    /// Never try again.
+    Final(String),
+}
+
+/// Classifies an HTTP status the way Mastodon does.
+pub fn classify(status: u16) -> Attempt {
+    match status {
+        200..=299 => Attempt::Delivered,
+        401 | 408 | 429 => Attempt::Retry(format!("HTTP {status}")),
+        400..=499 => Attempt::Final(format!("HTTP {status}")),
+        _ => Attempt::Retry(format!("HTTP {status}")),
+    }
+}
+
+/// Pause before attempt `attempts + 1`: attempts⁴ + 15 s, plus up to 30 % jitter, ≤ 12 h.
+pub fn backoff(attempts: i32) -> Duration {
+    let n = u64::try_from(attempts.max(1)).unwrap_or(1);
+    let base = n.saturating_pow(4).saturating_add(15).min(12 * 3600);
+    let jitter = rand::rng().random_range(0..=base * 3 / 10);
+    Duration::from_secs(base + jitter)
+}
+
+#[derive(Debug, Default)]
+struct HostState {
+    failures: u32,
+    paused_until: Option<chrono::DateTime<Utc>>,
+    permits: Option<Arc<Semaphore>>,
+}
+
+/// Per-host limits and failure memory, shared by the worker's tasks.
+#[derive(Debug, Clone, Default)]
+struct Hosts(Arc<Mutex<HashMap<String, HostState>>>);
+
+impl Hosts {
+    fn semaphore(&self, host: &str, per_host: usize) -> Arc<Semaphore> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(host.to_owned())
+            .or_default()
+            .permits
+            .get_or_insert_with(|| Arc::new(Semaphore::new(per_host)))
+            .clone()
+    }
+
+    /// `Some(until)` if the host is paused and this job must wait; a due pause lets one probe
+    /// through (the pause is pushed on until the probe reports).
+    fn paused(&self, host: &str) -> Option<chrono::DateTime<Utc>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let state = map.get_mut(host)?;
+        let until = state.paused_until?;
+        let now = Utc::now();
+        if now < until {
+            return Some(until);
+        }
+        state.paused_until = Some(now + chrono::Duration::from_std(PAUSE_FOR).unwrap_or_default());
+        None
+    }
+
+    fn report(&self, host: &str, ok: bool) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let state = map.entry(host.to_owned()).or_default();
+        if ok {
+            if state.paused_until.is_some() {
+                tracing::info!(host, "host answers again; deliveries resume");
+            }
+            state.failures = 0;
+            state.paused_until = None;
+        } else {
+            state.failures += 1;
+            if state.failures >= PAUSE_AFTER_FAILURES && state.paused_until.is_none() {
+                tracing::warn!(
+                    host,
+                    failures = state.failures,
+                    "host keeps failing; pausing deliveries to it"
+                );
+                state.paused_until =
+                    Some(Utc::now() + chrono::Duration::from_std(PAUSE_FOR).unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// Caches activity bodies: a fan-out sends the same JSON to thousands of inboxes.
+#[derive(Debug, Clone, Default)]
+struct Payloads(Arc<Mutex<HashMap<i64, Arc<Vec<u8>>>>>);
+
+impl Payloads {
+    async fn get(&self, state: &FedState, activity_id: i64) -> Option<Arc<Vec<u8>>> {
+        if let Some(p) = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&activity_id)
+        {
+            return Some(p.clone());
+        }
+        let row = delivery::get_activity(state.app.store.db(), activity_id)
+            .await
+            .ok()??;
+        let bytes = Arc::new(row.payload.into_bytes());
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 256 {
+            map.clear();
+        }
+        map.insert(activity_id, bytes.clone());
+        Some(bytes)
+    }
+}
+
+/// Sends one activity body to one inbox, signed now.
+pub async fn send(state: &FedState, inbox: &str, body: &[u8]) -> Attempt {
+    let url = match url::Url::parse(inbox) {
+        Ok(u) => u,
+        Err(e) => return Attempt::Final(format!("bad inbox URL: {e}")),
+    };
+    if let Err(e) = state.client.check_url(&url) {
+        return Attempt::Final(e.to_string());
+    }
+    let headers = match state
+        .signer
+        .sign("POST", &url, Some(body), SystemTime::now())
+    {
+        Ok(h) => h,
+        Err(e) => return Attempt::Retry(format!("signing failed: {e}")),
+    };
+    let mut req = state.client.inner.post(url).body(body.to_vec());
+    for (name, value) in headers {
+        if name != "host" {
+            req = req.header(name, value);
+        }
+    }
+    match req.send().await {
+        Ok(res) => classify(res.status().as_u16()),
+        Err(e) => Attempt::Retry(crate::client::error_chain(&e.without_url())),
+    }
+}
+
+/// Runs until `shutdown` turns true; then stops claiming and lets in-flight deliveries finish.
+pub async fn run(state: FedState, mut shutdown: watch::Receiver<bool>) {
+    let fed = state.app.config.federation.clone();
+    let total = Arc::new(Semaphore::new(fed.delivery_concurrency.max(1)));
+    let lease = Duration::from_secs(fed.delivery_lease_seconds.max(1));
+    let hosts = Hosts::default();
+    let payloads = Payloads::default();
+    let mut tasks = JoinSet::new();
+    tracing::info!(
+        concurrency = fed.delivery_concurrency,
+        per_host = fed.per_host_concurrency,
+        "delivery worker started"
+    );
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        while tasks.try_join_next().is_some() {}
+        let free = total.available_permits();
+        let mut claimed = Vec::new();
+        if free > 0 {
+            match delivery::claim_due(state.app.store.db(), store::now(), free as u64, lease).await
+            {
+                Ok(jobs) => claimed = jobs,
+                Err(e) => tracing::error!(error = %e, "claiming deliveries failed"),
+            }
+        }
+        let busy = !claimed.is_empty();
+        for job in claimed {
+            let Ok(permit) = total.clone().acquire_owned().await else {
+                break;
+            };
+            let (state, hosts, payloads) = (state.clone(), hosts.clone(), payloads.clone());
+            let per_host = fed.per_host_concurrency.max(1);
+            let retry_for = chrono::Duration::hours(i64::try_from(fed.retry_hours).unwrap_or(48));
+            tasks.spawn(async move {
+                deliver_one(&state, &hosts, &payloads, job, per_host, retry_for, permit).await;
+            });
+        }
+        if busy && total.available_permits() > 0 {
+            continue;
+        }
+        tokio::select! {
+            _ = state.app.delivery_wakeup.notified() => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+            _ = shutdown.changed() => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    tracing::info!(in_flight = tasks.len(), "delivery worker stopping");
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn deliver_one(
+    state: &FedState,
+    hosts: &Hosts,
+    payloads: &Payloads,
+    job: delivery_job::Model,
+    per_host: usize,
+    retry_for: chrono::Duration,
+    _permit: OwnedSemaphorePermit,
+) {
+    let db = state.app.store.db();
+    if let Some(until) = hosts.paused(&job.host) {
+        // Not an attempt: put it back for after the pause, without counting it.
+        let _ = delivery::mark_retry(db, job.id, until, "host paused", store::now()).await;
+        return;
+    }
+    let Some(body) = payloads.get(state, job.activity_id).await else {
+        let _ = delivery::mark_failed(db, job.id, "activity missing", store::now()).await;
+        return;
+    };
+    let host_permits = hosts.semaphore(&job.host, per_host);
+    let Ok(_host_permit) = host_permits.acquire_owned().await else {
+        return;
+    };
+    let outcome = send(state, &job.inbox, &body).await;
+    let now = store::now();
+    let result = match &outcome {
+        Attempt::Delivered => {
+            hosts.report(&job.host, true);
+            delivery::mark_done(db, job.id, now).await
+        }
+        Attempt::Final(reason) => {
+            // The host answered: it is up, it just refused this one.
+            hosts.report(&job.host, true);
+            tracing::warn!(host = %job.host, job = job.id, reason = %reason, "delivery refused for good");
+            delivery::mark_failed(db, job.id, reason, now).await
+        }
+        Attempt::Retry(reason) => {
+            hosts.report(&job.host, false);
+            if now - job.created_at > retry_for {
+                tracing::warn!(host = %job.host, job = job.id, reason = %reason, "delivery given up after retrying");
+                delivery::mark_failed(db, job.id, reason, now).await
+            } else {
+                let wait = chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default();
+                tracing::debug!(host = %job.host, job = job.id, reason = %reason, attempts = job.attempts, "delivery will be retried");
+                delivery::mark_retry(db, job.id, now + wait, reason, now).await
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(job = job.id, error = %e, "recording a delivery outcome failed; the lease will expire and it is retried");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified_like_mastodon() {
+        assert_eq!(classify(202), Attempt::Delivered);
+        assert!(matches!(classify(401), Attempt::Retry(_)));
+        assert!(matches!(classify(408), Attempt::Retry(_)));
+        assert!(matches!(classify(429), Attempt::Retry(_)));
+        assert!(matches!(classify(500), Attempt::Retry(_)));
+        assert!(matches!(classify(400), Attempt::Final(_)));
+        assert!(matches!(classify(410), Attempt::Final(_)));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let first = backoff(1).as_secs();
+        assert!((16..=21).contains(&first), "{first}");
+        assert!(backoff(5).as_secs() >= 640);
+        assert!(backoff(1000).as_secs() <= 12 * 3600 * 13 / 10);
+        // Two to three days of retries fit in 16 attempts, as with Mastodon.
+        let total: u64 = (1..=16).map(|n| n * n * n * n + 15).sum();
+        assert!(total > 36 * 3600 && total < 72 * 3600, "{total}");
+    }
+
+    #[test]
+    fn a_failing_host_is_paused_and_resumes_when_it_answers() {
+        let hosts = Hosts::default();
+        for _ in 0..PAUSE_AFTER_FAILURES {
+            assert!(hosts.paused("h").is_none());
+            hosts.report("h", false);
+        }
+        assert!(hosts.paused("h").is_some());
+        hosts.report("h", true);
+        assert!(hosts.paused("h").is_none());
+    }
+}

@@ -1,0 +1,364 @@
+//! Serving our ActivityPub documents: WebFinger, actors, NodeInfo, outbox, followers,
+//! announcements (JSON for servers, HTML for people, by content negotiation), activities.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rathaus_shared::apub::{self, ActorProfile};
+use rathaus_shared::services::announcements as announce_service;
+use rathaus_shared::store::{actors, announcements, delivery};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::state::FedState;
+
+const PAGE_SIZE: u64 = 20;
+
+pub fn routes() -> Router<FedState> {
+    Router::new()
+        .route("/.well-known/webfinger", get(webfinger))
+        .route("/.well-known/nodeinfo", get(nodeinfo_links))
+        .route("/.well-known/host-meta", get(host_meta))
+        .route("/nodeinfo/2.1", get(nodeinfo))
+        .route("/users/{name}", get(actor))
+        .route("/@{name}", get(profile))
+        .route("/actor", get(instance_actor))
+        .route("/users/{name}/outbox", get(outbox))
+        .route("/users/{name}/followers", get(followers))
+        .route("/announcements/{id}", get(announcement))
+        .route("/activities/{id}", get(activity))
+}
+
+/// An ActivityPub JSON answer with the right media type.
+pub fn activity_json(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            "application/activity+json; charset=utf-8",
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// True when the client asks for ActivityPub JSON rather than HTML.
+pub fn wants_activity_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept.contains("application/activity+json")
+                || (accept.contains("application/ld+json") && accept.contains("activitystreams"))
+                || accept.contains("application/ld+json")
+        })
+}
+
+fn check_name(state: &FedState, name: &str) -> Result<()> {
+    if name != state.app.config.actor.username {
+        return Err(Error::NotFound(format!("no actor named {name}")));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct WebfingerQuery {
+    resource: Option<String>,
+}
+
+/// # GET /.well-known/webfinger?resource=acct:NAME@HOST
+async fn webfinger(
+    State(state): State<FedState>,
+    Query(q): Query<WebfingerQuery>,
+) -> Result<Response> {
+    let urls = state.app.urls();
+    let resource = q
+        .resource
+        .ok_or_else(|| Error::BadRequest("the resource parameter is missing".into()))?;
+    let ours = [
+        format!("acct:{}@{}", urls.username(), urls.host()),
+        urls.actor(),
+        urls.profile(),
+    ];
+    if !ours.iter().any(|r| r.eq_ignore_ascii_case(&resource)) {
+        return Err(Error::NotFound(format!("no such resource: {resource}")));
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/jrd+json; charset=utf-8")],
+        apub::webfinger(&urls).to_string(),
+    )
+        .into_response())
+}
+
+/// # GET /.well-known/host-meta
+async fn host_meta(State(state): State<FedState>) -> Response {
+    let base = state.app.urls().base().to_owned();
+    (
+        [(header::CONTENT_TYPE, "application/xrd+xml; charset=utf-8")],
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XRD xmlns=\"http://docs.oasis-open.org/ns/xri/xrd-1.0\">\
+             <Link rel=\"lrdd\" template=\"{base}/.well-known/webfinger?resource={{uri}}\"/></XRD>\n"
+        ),
+    )
+        .into_response()
+}
+
+/// # GET /.well-known/nodeinfo
+async fn nodeinfo_links(State(state): State<FedState>) -> Json<Value> {
+    let base = state.app.urls().base().to_owned();
+    Json(json!({
+        "links": [{
+            "rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
+            "href": format!("{base}/nodeinfo/2.1"),
+        }]
+    }))
+}
+
+/// # GET /nodeinfo/2.1
+async fn nodeinfo(State(state): State<FedState>) -> Result<Response> {
+    let posts = announcements::count_announcements(state.app.store.db()).await?;
+    let body = json!({
+        "version": "2.1",
+        "software": {
+            "name": "rathaus",
+            "version": env!("CARGO_PKG_VERSION"),
+            "repository": "https://example.invalid/rathaus",
+        },
+        "protocols": ["activitypub"],
+        "services": { "inbound": [], "outbound": [] },
+        "openRegistrations": false,
+        "usage": { "users": { "total": 1, "activeMonth": 1, "activeHalfyear": 1 }, "localPosts": posts },
+        "metadata": { "nodeName": state.app.config.actor.display_name },
+    });
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.1#\"",
+        )],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+fn actor_doc(
+    state: &FedState,
+    public_key_pem: &str,
+    published: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    let c = &state.app.config.actor;
+    let summary = rathaus_shared::markdown::to_html(&c.summary);
+    let mut links = Vec::new();
+    if !c.imprint_url.is_empty() {
+        links.push(("Impressum", c.imprint_url.as_str()));
+    }
+    if !c.privacy_url.is_empty() {
+        links.push(("Datenschutz", c.privacy_url.as_str()));
+    }
+    let kind = format!("{:?}", c.kind);
+    apub::actor_document(
+        &state.app.urls(),
+        &ActorProfile {
+            kind: &kind,
+            name: &c.display_name,
+            summary_html: &summary,
+            public_key_pem,
+            published,
+            icon_url: (!c.icon_url.is_empty()).then_some(c.icon_url.as_str()),
+            links,
+        },
+    )
+}
+
+/// # GET /users/{name}
+/// The town hall's actor; browsers are sent to the profile page.
+async fn actor(
+    State(state): State<FedState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_name(&state, &name)?;
+    if !wants_activity_json(&headers) {
+        return Ok(Redirect::to(&state.app.urls().profile()).into_response());
+    }
+    let (actor, _) = state.app.ensure_local_actor().await?;
+    Ok(activity_json(
+        StatusCode::OK,
+        actor_doc(&state, &actor.public_key_pem, actor.created_at),
+    ))
+}
+
+/// # GET /@{name}
+/// The profile page people reach from Mastodon (the full pages come with the transparency issue).
+async fn profile(
+    State(state): State<FedState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_name(&state, &name)?;
+    if wants_activity_json(&headers) {
+        return Ok(Redirect::to(&state.app.urls().actor()).into_response());
+    }
+    let c = &state.app.config.actor;
+    let urls = state.app.urls();
+    Ok(Html(format!(
+        "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\
+         <body><main><h1>{name}</h1>{summary}<p>Im Fediverse folgen: <code>@{user}@{host}</code></p></main></body></html>",
+        name = apub::html_escape(&c.display_name),
+        summary = rathaus_shared::markdown::to_html(&c.summary),
+        user = urls.username(),
+        host = apub::html_escape(&urls.host()),
+    ))
+    .into_response())
+}
+
+/// # GET /actor
+async fn instance_actor(State(state): State<FedState>) -> Result<Response> {
+    let instance = state.app.instance_actor().await?;
+    Ok(activity_json(
+        StatusCode::OK,
+        apub::instance_actor_document(&state.app.urls(), &instance.public_key_pem),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<u64>,
+}
+
+/// # GET /users/{name}/outbox[?page=N]
+/// Announcements as `Create` activities, newest first.
+async fn outbox(
+    State(state): State<FedState>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    check_name(&state, &name)?;
+    let urls = state.app.urls();
+    let db = state.app.store.db();
+    let total = announcements::count_announcements(db).await?;
+    let id = urls.outbox();
+    let Some(page) = q.page else {
+        return Ok(activity_json(
+            StatusCode::OK,
+            apub::ordered_collection(&id, total, &format!("{id}?page=1")),
+        ));
+    };
+    let page = page.max(1);
+    let rows = announcements::list_announcements(db, page - 1, PAGE_SIZE).await?;
+    let mut items = Vec::new();
+    for row in rows {
+        if row.retracted_at.is_some() {
+            continue;
+        }
+        if let Some(view) = announcements::get_announcement(db, row.id).await? {
+            let note = apub::note(&urls, &view);
+            items.push(apub::create(
+                &urls,
+                &format!("{}/activity", urls.announcement(row.id)),
+                note,
+            ));
+        }
+    }
+    let next = (page * PAGE_SIZE < total).then(|| format!("{id}?page={}", page + 1));
+    Ok(activity_json(
+        StatusCode::OK,
+        apub::ordered_collection_page(&format!("{id}?page={page}"), &id, items, next),
+    ))
+}
+
+/// # GET /users/{name}/followers[?page=N]
+async fn followers(
+    State(state): State<FedState>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    check_name(&state, &name)?;
+    let urls = state.app.urls();
+    let db = state.app.store.db();
+    let total = actors::count_followers(db).await?;
+    let id = urls.followers();
+    let Some(page) = q.page else {
+        return Ok(activity_json(
+            StatusCode::OK,
+            apub::ordered_collection(&id, total, &format!("{id}?page=1")),
+        ));
+    };
+    let page = page.max(1);
+    let ids = actors::follower_ids(db, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+    let next = (page * PAGE_SIZE < total).then(|| format!("{id}?page={}", page + 1));
+    Ok(activity_json(
+        StatusCode::OK,
+        apub::ordered_collection_page(
+            &format!("{id}?page={page}"),
+            &id,
+            ids.into_iter().map(Value::from).collect(),
+            next,
+        ),
+    ))
+}
+
+/// # GET /announcements/{id}
+/// The Note (or its Tombstone, 410) for servers; a readable page for people.
+async fn announcement(
+    State(state): State<FedState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::NotFound(format!("announcement {id}")))?;
+    let view = announce_service::get(&state.app, id).await?;
+    let urls = state.app.urls();
+    if wants_activity_json(&headers) {
+        if view.announcement.retracted_at.is_some() {
+            return Ok(activity_json(
+                StatusCode::GONE,
+                apub::tombstone(&urls, &view),
+            ));
+        }
+        return Ok(activity_json(
+            StatusCode::OK,
+            apub::with_context(apub::note(&urls, &view)),
+        ));
+    }
+    if view.announcement.retracted_at.is_some() {
+        return Ok((
+            StatusCode::GONE,
+            Html("<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>Zurückgezogen</title></head>\
+                  <body><main><h1>Diese Bekanntmachung wurde zurückgezogen.</h1></main></body></html>"
+                .to_owned()),
+        )
+            .into_response());
+    }
+    let a = &view.announcement;
+    let title = a
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Bekanntmachung {}", a.id));
+    Ok(Html(format!(
+        "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <link rel=\"alternate\" type=\"application/activity+json\" href=\"{href}\"></head>\
+         <body><main><h1>{t}</h1><p><time datetime=\"{iso}\">{date}</time></p>{body}</main></body></html>",
+        t = apub::html_escape(&title),
+        href = urls.announcement(a.id),
+        iso = a.created_at.to_rfc3339(),
+        date = a.created_at.format("%d.%m.%Y"),
+        body = a.body_html,
+    ))
+    .into_response())
+}
+
+/// # GET /activities/{id}
+/// Activities we sent stay dereferenceable by their id.
+async fn activity(State(state): State<FedState>, Path(id): Path<String>) -> Result<Response> {
+    let ap_id = format!("{}/activities/{id}", state.app.urls().base());
+    let found = delivery::activity_by_ap_id(state.app.store.db(), &ap_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("activity {id}")))?;
+    let payload: Value =
+        serde_json::from_str(&found.payload).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(activity_json(StatusCode::OK, payload))
+}

@@ -1,0 +1,46 @@
+//! What every handler and the delivery worker share.
+
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use rathaus_shared::App;
+
+use crate::client::HttpClient;
+use crate::signatures::Signer;
+
+#[derive(Debug, Clone)]
+pub struct FedState {
+    pub app: App,
+    pub client: HttpClient,
+    /// The town hall's actor: signs deliveries.
+    pub signer: Signer,
+    /// The instance actor: signs fetches.
+    pub fetch_signer: Signer,
+}
+
+impl FedState {
+    /// Loads both actors' keys from the store and builds the HTTP client from the config.
+    pub async fn new(app: App) -> crate::Result<Self> {
+        let urls = app.urls();
+        let (actor, _) = app.ensure_local_actor().await?;
+        let instance = app.instance_actor().await?;
+        let fed = &app.config.federation;
+        let client = HttpClient::new(
+            fed.allow_private_addresses,
+            Duration::from_secs(fed.request_timeout_seconds),
+            fed.per_host_concurrency.max(1),
+        );
+        Ok(Self {
+            signer: Signer::from_pem(&urls.key_id(), &actor.private_key_pem)?,
+            fetch_signer: Signer::from_pem(&urls.instance_key_id(), &instance.private_key_pem)?,
+            client,
+            app,
+        })
+    }
+}
+
+impl FromRef<FedState> for App {
+    fn from_ref(state: &FedState) -> App {
+        state.app.clone()
+    }
+}

@@ -1,0 +1,138 @@
+//! Announcements: publish, correct, retract, close — each federated to every follower.
+
+use chrono::{DateTime, Utc};
+use sea_orm::TransactionTrait;
+
+use super::enqueue_activity;
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::store::announcements::{self, AnnouncementView, NewAnnouncement};
+use crate::store::{self, actors};
+use crate::{apub, markdown};
+
+/// What the press office asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Announce {
+    pub title: Option<String>,
+    pub text: String,
+    /// `Some` makes it a consultation closing then.
+    pub closes_at: Option<DateTime<Utc>>,
+    /// Defaults to now.
+    pub opens_at: Option<DateTime<Utc>>,
+    /// Matrix id of the officer, or `cli`.
+    pub author: String,
+}
+
+fn require_text(text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::Invalid("the announcement text is empty".into()));
+    }
+    if text.len() > 20_000 {
+        return Err(Error::Invalid(
+            "the announcement text is longer than 20,000 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores the announcement and queues its `Create{Note}` for every follower, atomically.
+pub async fn announce(app: &App, req: Announce) -> Result<AnnouncementView> {
+    require_text(&req.text)?;
+    let now = store::now();
+    let consultation = match req.closes_at {
+        Some(closes) => {
+            if closes <= now {
+                return Err(Error::Invalid(format!(
+                    "the closing time {} is in the past",
+                    closes.to_rfc3339()
+                )));
+            }
+            Some((req.opens_at.unwrap_or(now), closes))
+        }
+        None => None,
+    };
+    let urls = app.urls();
+    let txn = app.store.db().begin().await?;
+    let view = announcements::insert_announcement(
+        &txn,
+        NewAnnouncement {
+            title: req.title.filter(|t| !t.trim().is_empty()),
+            body_html: markdown::to_html(&req.text),
+            body_markdown: req.text,
+            author: req.author,
+            consultation,
+        },
+        now,
+    )
+    .await?;
+    let inboxes = actors::follower_inboxes(&txn).await?;
+    let note = apub::note(&urls, &view);
+    enqueue_activity(
+        &txn,
+        &urls,
+        "Create",
+        Some(view.announcement.id),
+        &inboxes,
+        now,
+        |id| apub::create(&urls, id, note),
+    )
+    .await?;
+    txn.commit().await?;
+    app.wake_delivery();
+    tracing::info!(
+        announcement = view.announcement.id,
+        followers_inboxes = inboxes.len(),
+        "announcement published"
+    );
+    Ok(view)
+}
+
+/// A correction: new text, federated as `Update` with `updated` set.
+pub async fn correct(app: &App, id: i64, text: String) -> Result<AnnouncementView> {
+    require_text(&text)?;
+    let now = store::now();
+    let urls = app.urls();
+    let txn = app.store.db().begin().await?;
+    let html = markdown::to_html(&text);
+    announcements::correct_announcement(&txn, id, text, html, now).await?;
+    let view = announcements::get_announcement(&txn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
+    let inboxes = actors::follower_inboxes(&txn).await?;
+    let note = apub::note(&urls, &view);
+    enqueue_activity(&txn, &urls, "Update", Some(id), &inboxes, now, |aid| {
+        apub::update(&urls, aid, note)
+    })
+    .await?;
+    txn.commit().await?;
+    app.wake_delivery();
+    tracing::info!(announcement = id, "announcement corrected");
+    Ok(view)
+}
+
+/// A retraction: the text goes, the id answers as a Tombstone, followers get a `Delete`.
+pub async fn retract(app: &App, id: i64) -> Result<AnnouncementView> {
+    let now = store::now();
+    let urls = app.urls();
+    let txn = app.store.db().begin().await?;
+    announcements::retract_announcement(&txn, id, now).await?;
+    let view = announcements::get_announcement(&txn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
+    let inboxes = actors::follower_inboxes(&txn).await?;
+    let note_id = urls.announcement(id);
+    enqueue_activity(&txn, &urls, "Delete", Some(id), &inboxes, now, |aid| {
+        apub::delete(&urls, aid, &note_id)
+    })
+    .await?;
+    txn.commit().await?;
+    app.wake_delivery();
+    tracing::info!(announcement = id, "announcement retracted");
+    Ok(view)
+}
+
+pub async fn get(app: &App, id: i64) -> Result<AnnouncementView> {
+    announcements::get_announcement(app.store.db(), id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))
+}

@@ -1,0 +1,52 @@
+//! Follows from the fediverse: accept, undo, and forgetting deleted actors.
+
+use sea_orm::TransactionTrait;
+use serde_json::Value;
+
+use super::enqueue_activity;
+use crate::app::App;
+use crate::error::Result;
+use crate::store::actors::{self, RemoteActorData};
+use crate::{apub, store};
+
+/// Records the follow and queues a signed `Accept` to the follower, atomically.
+/// A repeated Follow is accepted again (the follower may have lost our first Accept).
+pub async fn follow(app: &App, follower: RemoteActorData, follow_activity: Value) -> Result<()> {
+    let now = store::now();
+    let urls = app.urls();
+    let follow_id = follow_activity["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let inbox = follower.inbox.clone();
+    let follower_id = follower.ap_id.clone();
+    let txn = app.store.db().begin().await?;
+    let actor = actors::upsert_remote_actor(&txn, follower, now).await?;
+    actors::add_follower(&txn, actor.id, &follow_id, now).await?;
+    enqueue_activity(&txn, &urls, "Accept", None, &[inbox], now, |id| {
+        apub::accept(&urls, id, follow_activity, &follower_id)
+    })
+    .await?;
+    txn.commit().await?;
+    app.wake_delivery();
+    tracing::info!(follower_domain = %actor.domain, "follow accepted");
+    Ok(())
+}
+
+/// Ends a follow. False if the actor did not follow us.
+pub async fn unfollow(app: &App, actor_id: &str) -> Result<bool> {
+    let db = app.store.db();
+    let Some(actor) = actors::remote_actor_by_ap_id(db, actor_id).await? else {
+        return Ok(false);
+    };
+    let removed = actors::remove_follower(db, actor.id).await?;
+    if removed {
+        tracing::info!(follower_domain = %actor.domain, "follow ended");
+    }
+    Ok(removed)
+}
+
+/// A remote actor deleted itself: forget it and its follow.
+pub async fn forget_actor(app: &App, actor_id: &str) -> Result<bool> {
+    actors::delete_remote_actor(app.store.db(), actor_id).await
+}

@@ -1,0 +1,40 @@
+//! Use cases both fronts call. Each owns its transaction: a row and the deliveries it causes
+//! are committed together, then the delivery worker is woken.
+
+pub mod announcements;
+pub mod comments;
+pub mod follows;
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+use serde_json::Value;
+
+use crate::apub::Urls;
+use crate::error::Result;
+use crate::store::delivery::{self, NewActivity};
+
+/// Stores an activity under a fresh id and queues it for `inboxes`. Returns the activity id.
+pub(crate) async fn enqueue_activity<C: ConnectionTrait>(
+    db: &C,
+    urls: &Urls,
+    kind: &str,
+    announcement_id: Option<i64>,
+    inboxes: &[String],
+    now: DateTime<Utc>,
+    build: impl FnOnce(&str) -> Value,
+) -> Result<String> {
+    let id = urls.new_activity();
+    let activity = delivery::insert_activity(
+        db,
+        NewActivity {
+            ap_id: id.clone(),
+            kind: kind.to_owned(),
+            announcement_id,
+            payload: build(&id),
+        },
+        now,
+    )
+    .await?;
+    delivery::enqueue(db, activity.id, inboxes, now).await?;
+    Ok(id)
+}
