@@ -58,6 +58,12 @@ impl Rathaus {
             .current_dir(dir)
             .env_remove("RATHAUS_CONFIG")
             .env("RATHAUS_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env(
+                "RATHAUS_SERVER__PUBLIC_URL",
+                format!("http://localhost:{port}"),
+            )
+            // Peers in tests live on loopback.
+            .env("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(stderr);
@@ -75,6 +81,34 @@ impl Rathaus {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The public base URL other servers use.
+    pub fn public(&self, path: &str) -> String {
+        format!("http://localhost:{}{path}", self.port)
+    }
+
+    /// The SQLite URL of this instance's embedded store.
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.dir.join("data/rathaus.db").display())
+    }
+
+    /// Runs another `rathaus` command against this instance's store and settings.
+    pub fn command(&self, args: &[&str]) -> Result<String> {
+        let port = self.port.to_string();
+        let public = format!("http://localhost:{port}");
+        let (code, out, err) = run(
+            &self.dir,
+            args,
+            &[
+                ("RATHAUS_SERVER__PUBLIC_URL", public.as_str()),
+                ("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+            ],
+        )?;
+        if code != 0 {
+            bail!("rathaus {args:?} failed ({code}): {err}");
+        }
+        Ok(out)
     }
 
     /// Waits until `/readyz` answers 200, or the process exits, or 60 s pass.
@@ -185,5 +219,149 @@ impl PgSchema {
             .await;
             let _ = admin.close().await;
         }
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or fails after `timeout` saying `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The independent ActivityPub peer (Fedify, from npm) in `integration-tests/fedify-peer`.
+#[derive(Debug)]
+pub struct FedifyPeer {
+    child: Child,
+    pub port: u16,
+    pub user: String,
+    log_path: PathBuf,
+    http: reqwest::Client,
+}
+
+/// The folder of the Fedify peer.
+pub fn fedify_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fedify-peer")
+}
+
+/// Installs the peer's npm packages if they are missing (scripts/test does it up front).
+pub fn ensure_fedify_installed() -> Result<()> {
+    let dir = fedify_dir();
+    if dir
+        .join("node_modules/@fedify/fedify/package.json")
+        .exists()
+    {
+        return Ok(());
+    }
+    let status = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .status()
+        .context("run npm install for the Fedify peer (is Node.js installed?)")?;
+    if !status.success() {
+        bail!("npm install for the Fedify peer failed: {status}");
+    }
+    Ok(())
+}
+
+impl FedifyPeer {
+    /// Starts a peer named `user` on a free port and waits until it answers.
+    pub async fn start(user: &str, log_dir: &Path) -> Result<Self> {
+        ensure_fedify_installed()?;
+        let port = free_port();
+        let log_path = log_dir.join(format!("fedify-{user}-{port}.log"));
+        let child = Command::new("node")
+            .arg("peer.mjs")
+            .current_dir(fedify_dir())
+            .env("PORT", port.to_string())
+            .env("PEER_USER", user)
+            .env("PEER_LOG", "warning")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path)?)
+            .spawn()
+            .context("start the Fedify peer")?;
+        let mut peer = Self {
+            child,
+            port,
+            user: user.to_owned(),
+            log_path,
+            http: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = peer.child.try_wait()? {
+                bail!("the Fedify peer exited with {status}: {}", peer.log());
+            }
+            if peer.get("/_test/ready").await.is_ok() {
+                return Ok(peer);
+            }
+            if Instant::now() > deadline {
+                bail!("the Fedify peer did not start: {}", peer.log());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn actor(&self) -> String {
+        format!("http://localhost:{}/users/{}", self.port, self.user)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub async fn get(&self, path: &str) -> Result<serde_json::Value> {
+        let res = self
+            .http
+            .get(format!("http://127.0.0.1:{}{path}", self.port))
+            .send()
+            .await?;
+        let status = res.status();
+        let body = res.text().await?;
+        if !status.is_success() {
+            bail!("GET {path}: {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+        let res = self
+            .http
+            .post(format!("http://127.0.0.1:{}{path}", self.port))
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        let text = res.text().await?;
+        if !status.is_success() {
+            bail!("POST {path}: {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// Activities of `kind` the peer received, as JSON.
+    pub async fn received(&self, kind: &str) -> Vec<serde_json::Value> {
+        match self.get(&format!("/_test/inbox?type={kind}")).await {
+            Ok(serde_json::Value::Array(items)) => items,
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Drop for FedifyPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
