@@ -43,10 +43,14 @@ pub fn classify(status: u16) -> Attempt {
     }
 }
 
-/// Pause before attempt `attempts + 1`: attempts⁴ + 15 s, plus up to 30 % jitter, ≤ 12 h.
-pub fn backoff(attempts: i32) -> Duration {
+/// Pause before attempt `attempts + 1`: attempts⁴ + `min_seconds`, plus up to 30 % jitter,
+/// at most 12 h.
+pub fn backoff(attempts: i32, min_seconds: u64) -> Duration {
     let n = u64::try_from(attempts.max(1)).unwrap_or(1);
-    let base = n.saturating_pow(4).saturating_add(15).min(12 * 3600);
+    let base = n
+        .saturating_pow(4)
+        .saturating_add(min_seconds)
+        .min(12 * 3600);
     let jitter = rand::rng().random_range(0..=base * 3 / 10);
     Duration::from_secs(base + jitter)
 }
@@ -227,6 +231,7 @@ async fn deliver_one(
     retry_for: chrono::Duration,
     _permit: OwnedSemaphorePermit,
 ) {
+    let min_seconds = state.app.config.federation.retry_min_seconds;
     let db = state.app.store.db();
     if let Some(until) = hosts.paused(&job.host) {
         // Not an attempt: put it back for after the pause, without counting it.
@@ -260,7 +265,8 @@ async fn deliver_one(
                 tracing::warn!(host = %job.host, job = job.id, reason = %reason, "delivery given up after retrying");
                 delivery::mark_failed(db, job.id, reason, now).await
             } else {
-                let wait = chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default();
+                let wait = chrono::Duration::from_std(backoff(job.attempts, min_seconds))
+                    .unwrap_or_default();
                 tracing::debug!(host = %job.host, job = job.id, reason = %reason, attempts = job.attempts, "delivery will be retried");
                 delivery::mark_retry(db, job.id, now + wait, reason, now).await
             }
@@ -288,10 +294,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let first = backoff(1).as_secs();
+        let first = backoff(1, 15).as_secs();
         assert!((16..=21).contains(&first), "{first}");
-        assert!(backoff(5).as_secs() >= 640);
-        assert!(backoff(1000).as_secs() <= 12 * 3600 * 13 / 10);
+        assert!(backoff(5, 15).as_secs() >= 640);
+        assert!(backoff(1000, 15).as_secs() <= 12 * 3600 * 13 / 10);
+        assert!(backoff(1, 0).as_secs() <= 1);
         // Two to three days of retries fit in 16 attempts, as with Mastodon.
         let total: u64 = (1..=16).map(|n| n * n * n * n + 15).sum();
         assert!(total > 36 * 3600 && total < 72 * 3600, "{total}");

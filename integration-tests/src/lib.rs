@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+pub mod sink;
+
 /// Path of the `rathaus` binary next to this test executable.
 pub fn rathaus_bin() -> PathBuf {
     if let Some(path) = option_env!("CARGO_BIN_EXE_rathaus") {

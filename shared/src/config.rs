@@ -98,6 +98,8 @@ pub struct FederationConfig {
     pub per_host_concurrency: usize,
     /// How long a delivery is retried before it is given up.
     pub retry_hours: u64,
+    /// The constant part of the pause between attempts (attempts⁴ + this many seconds).
+    pub retry_min_seconds: u64,
     /// Connect plus response timeout for one outgoing request.
     pub request_timeout_seconds: u64,
     /// Largest inbox body accepted.
