@@ -246,3 +246,16 @@ pub async fn activity_by_ap_id<C: ConnectionTrait>(
         .one(db)
         .await?)
 }
+
+/// The jobs of one activity, by id (for operators' tools and tests).
+pub async fn jobs_for_activity<C: ConnectionTrait>(
+    db: &C,
+    activity_id: i64,
+) -> Result<Vec<delivery_job::Model>> {
+    use sea_orm::QueryOrder;
+    Ok(delivery_job::Entity::find()
+        .filter(delivery_job::Column::ActivityId.eq(activity_id))
+        .order_by_asc(delivery_job::Column::Id)
+        .all(db)
+        .await?)
+}

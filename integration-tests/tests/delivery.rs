@@ -1,0 +1,194 @@
+//! The durable delivery queue under faults: a SIGKILL in the middle of a fan-out, a receiver
+//! that is down and comes back, and a receiver that refuses for good.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use rathaus_integration_tests::sink::Sink;
+use rathaus_integration_tests::{Rathaus, eventually, free_port, run};
+use rathaus_shared::Store;
+use rathaus_shared::entities::JobStatus;
+use rathaus_shared::store::actors::{self, RemoteActorData};
+use rathaus_shared::store::delivery;
+
+/// Environment for a fast, observable queue.
+const QUEUE_ENV: &[(&str, &str)] = &[
+    ("RATHAUS_FEDERATION__DELIVERY_LEASE_SECONDS", "2"),
+    ("RATHAUS_FEDERATION__RETRY_MIN_SECONDS", "0"),
+    ("RATHAUS_FEDERATION__DELIVERY_CONCURRENCY", "16"),
+    ("RATHAUS_FEDERATION__PER_HOST_CONCURRENCY", "16"),
+    ("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+];
+
+/// Creates the store in `dir` and adds followers with the given inboxes.
+async fn prepare(dir: &std::path::Path, inboxes: &[String]) -> Store {
+    let (code, _, err) = run(dir, &["migrate"], &[]).expect("migrate");
+    assert_eq!(code, 0, "{err}");
+    let url = format!("sqlite://{}", dir.join("data/rathaus.db").display());
+    let store = Store::connect(&url, 2).await.expect("store");
+    for (i, inbox) in inboxes.iter().enumerate() {
+        let actor = actors::upsert_remote_actor(
+            store.db(),
+            RemoteActorData {
+                ap_id: format!("{inbox}/actor/{i}"),
+                username: format!("u{i}"),
+                domain: "localhost".into(),
+                display_name: None,
+                inbox: inbox.clone(),
+                shared_inbox: None,
+                public_key_pem: None,
+            },
+            rathaus_shared::store::now(),
+        )
+        .await
+        .expect("actor");
+        actors::add_follower(
+            store.db(),
+            actor.id,
+            &format!("{inbox}/follow/{i}"),
+            rathaus_shared::store::now(),
+        )
+        .await
+        .expect("follow");
+    }
+    store
+}
+
+async fn count(store: &Store, status: JobStatus) -> i64 {
+    delivery::count_by_status(store.db())
+        .await
+        .expect("count")
+        .into_iter()
+        .find(|(s, _)| *s == status)
+        .map_or(0, |(_, n)| n)
+}
+
+#[tokio::test]
+async fn a_killed_fan_out_completes_after_restart_with_bounded_duplicates() {
+    const FOLLOWERS: usize = 600;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::start().await.expect("sink");
+    sink.set_delay(Duration::from_millis(100));
+    let inboxes: Vec<String> = (0..FOLLOWERS)
+        .map(|i| sink.url(&format!("/inbox/{i}")))
+        .collect();
+    let store = prepare(dir.path(), &inboxes).await;
+
+    let mut first = Rathaus::start(dir.path(), &["serve"], QUEUE_ENV).expect("start");
+    first.wait_ready().await.expect("ready");
+    first
+        .command(&["announce", "An alle: Probealarm am Mittwoch."])
+        .expect("announce");
+    eventually(
+        Duration::from_secs(60),
+        "a third of the fan-out",
+        || async { (sink.received().len() >= FOLLOWERS / 3).then_some(()) },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", first.log()));
+    first.signal(Signal::SIGKILL).expect("kill");
+    first
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("dead");
+    let in_flight_at_kill = count(&store, JobStatus::InFlight).await;
+    let done_at_kill = count(&store, JobStatus::Done).await;
+    assert!(
+        done_at_kill < FOLLOWERS as i64,
+        "the fan-out finished before the kill; nothing was tested"
+    );
+
+    let mut second = Rathaus::start(dir.path(), &["serve"], QUEUE_ENV).expect("restart");
+    second.wait_ready().await.expect("ready again");
+    eventually(Duration::from_secs(120), "every job to be done", || async {
+        (count(&store, JobStatus::Done).await == FOLLOWERS as i64).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", second.log()));
+
+    let received = sink.received();
+    let distinct: HashSet<&str> = received.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        distinct.len(),
+        FOLLOWERS,
+        "every inbox received the activity"
+    );
+    let duplicates = received.len() - distinct.len();
+    eprintln!(
+        "killed with {in_flight_at_kill} jobs in flight and {done_at_kill} done; {duplicates} duplicate deliveries"
+    );
+    assert!(
+        duplicates as i64 <= in_flight_at_kill,
+        "{duplicates} duplicates, but only {in_flight_at_kill} jobs were in flight at the kill"
+    );
+    // Every delivery carried the same activity id: retries never mint a new one.
+    let ids: HashSet<String> = received
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+            v["id"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_gets_the_activity_when_it_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let down_port = free_port();
+    let refusing = Sink::start().await.expect("sink");
+    refusing.set_status(410);
+    let inboxes = vec![
+        format!("http://localhost:{down_port}/inbox"),
+        refusing.url("/inbox"),
+    ];
+    let store = prepare(dir.path(), &inboxes).await;
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], QUEUE_ENV).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    rathaus
+        .command(&["announce", "Bürgersprechstunde am Freitag."])
+        .expect("announce");
+
+    // The first attempt fails (nothing listens) and is scheduled again; the 410 is final.
+    let jobs = || async {
+        delivery::jobs_for_activity(store.db(), 1)
+            .await
+            .expect("jobs")
+    };
+    eventually(
+        Duration::from_secs(30),
+        "a failed first attempt and a final refusal",
+        || async {
+            let jobs = jobs().await;
+            let down = jobs.iter().find(|j| j.inbox == inboxes[0])?;
+            let refused = jobs.iter().find(|j| j.inbox == inboxes[1])?;
+            (down.status == JobStatus::Pending
+                && down.attempts >= 1
+                && down.last_error.is_some()
+                && refused.status == JobStatus::Failed)
+                .then_some(())
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
+    // The receiver comes back where it was.
+    let back = Sink::start_on(down_port).await.expect("receiver returns");
+    eventually(
+        Duration::from_secs(30),
+        "delivery after the receiver returned",
+        || async { (count(&store, JobStatus::Done).await == 1).then_some(()) },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    assert_eq!(back.received().len(), 1);
+    // The refusal was final: asked once, never again.
+    let refused = jobs()
+        .await
+        .into_iter()
+        .find(|j| j.inbox == inboxes[1])
+        .expect("job");
+    assert_eq!((refused.status, refused.attempts), (JobStatus::Failed, 1));
+    assert_eq!(refused.last_error.as_deref(), Some("HTTP 410"));
+}
