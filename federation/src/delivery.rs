@@ -11,7 +11,8 @@ use chrono::Utc;
 use rand::Rng;
 use rathaus_shared::entities::delivery_job;
 use rathaus_shared::store::{self, delivery};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use sea_orm::TransactionTrait;
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::state::FedState;
@@ -141,6 +142,50 @@ impl Payloads {
     }
 }
 
+/// What the worker records for a job; written in batches by [`record_outcomes`].
+#[derive(Debug)]
+enum Record {
+    Done(i64),
+    Retry(i64, chrono::DateTime<Utc>, String),
+    Failed(i64, String),
+}
+
+/// Writes outcomes as they come, many per transaction, until every sender is gone.
+/// Batching keeps the store from becoming the bottleneck of a large fan-out.
+async fn record_outcomes(state: FedState, mut rx: mpsc::UnboundedReceiver<Record>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 1000).await > 0 {
+        if let Err(e) = write_batch(&state, &batch).await {
+            tracing::error!(error = %e, jobs = batch.len(), "recording delivery outcomes failed; their leases will expire and they are retried");
+        }
+        batch.clear();
+    }
+}
+
+async fn write_batch(state: &FedState, batch: &[Record]) -> rathaus_shared::Result<()> {
+    let now = store::now();
+    let txn = state.app.store.db().begin().await?;
+    let done: Vec<i64> = batch
+        .iter()
+        .filter_map(|r| match r {
+            Record::Done(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    delivery::mark_done_many(&txn, &done, now).await?;
+    for record in batch {
+        match record {
+            Record::Done(_) => {}
+            Record::Retry(id, at, reason) => {
+                delivery::mark_retry(&txn, *id, *at, reason, now).await?
+            }
+            Record::Failed(id, reason) => delivery::mark_failed(&txn, *id, reason, now).await?,
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Sends one activity body to one inbox, signed now.
 pub async fn send(state: &FedState, inbox: &str, body: &[u8]) -> Attempt {
     let url = match url::Url::parse(inbox) {
@@ -177,6 +222,8 @@ pub async fn run(state: FedState, mut shutdown: watch::Receiver<bool>) {
     let hosts = Hosts::default();
     let payloads = Payloads::default();
     let mut tasks = JoinSet::new();
+    let (records, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(record_outcomes(state.clone(), rx));
     tracing::info!(
         concurrency = fed.delivery_concurrency,
         per_host = fed.per_host_concurrency,
@@ -202,10 +249,13 @@ pub async fn run(state: FedState, mut shutdown: watch::Receiver<bool>) {
                 break;
             };
             let (state, hosts, payloads) = (state.clone(), hosts.clone(), payloads.clone());
+            let records = records.clone();
             let per_host = fed.per_host_concurrency.max(1);
             let retry_for = chrono::Duration::hours(i64::try_from(fed.retry_hours).unwrap_or(48));
             tasks.spawn(async move {
-                deliver_one(&state, &hosts, &payloads, job, per_host, retry_for, permit).await;
+                let record = deliver_one(&state, &hosts, &payloads, job, per_host, retry_for).await;
+                let _ = records.send(record);
+                drop(permit);
             });
         }
         if busy && total.available_permits() > 0 {
@@ -220,6 +270,8 @@ pub async fn run(state: FedState, mut shutdown: watch::Receiver<bool>) {
     }
     tracing::info!(in_flight = tasks.len(), "delivery worker stopping");
     while tasks.join_next().await.is_some() {}
+    drop(records);
+    let _ = writer.await;
 }
 
 async fn deliver_one(
@@ -229,51 +281,44 @@ async fn deliver_one(
     job: delivery_job::Model,
     per_host: usize,
     retry_for: chrono::Duration,
-    _permit: OwnedSemaphorePermit,
-) {
+) -> Record {
     let min_seconds = state.app.config.federation.retry_min_seconds;
-    let db = state.app.store.db();
     if let Some(until) = hosts.paused(&job.host) {
-        // Not an attempt: put it back for after the pause, without counting it.
-        let _ = delivery::mark_retry(db, job.id, until, "host paused", store::now()).await;
-        return;
+        // Not a real attempt: put it back for after the pause.
+        return Record::Retry(job.id, until, "host paused".into());
     }
     let Some(body) = payloads.get(state, job.activity_id).await else {
-        let _ = delivery::mark_failed(db, job.id, "activity missing", store::now()).await;
-        return;
+        return Record::Failed(job.id, "activity missing".into());
     };
     let host_permits = hosts.semaphore(&job.host, per_host);
     let Ok(_host_permit) = host_permits.acquire_owned().await else {
-        return;
+        return Record::Retry(job.id, store::now(), "shutting down".into());
     };
     let outcome = send(state, &job.inbox, &body).await;
     let now = store::now();
-    let result = match &outcome {
+    match outcome {
         Attempt::Delivered => {
             hosts.report(&job.host, true);
-            delivery::mark_done(db, job.id, now).await
+            Record::Done(job.id)
         }
         Attempt::Final(reason) => {
             // The host answered: it is up, it just refused this one.
             hosts.report(&job.host, true);
             tracing::warn!(host = %job.host, job = job.id, reason = %reason, "delivery refused for good");
-            delivery::mark_failed(db, job.id, reason, now).await
+            Record::Failed(job.id, reason)
         }
         Attempt::Retry(reason) => {
             hosts.report(&job.host, false);
             if now - job.created_at > retry_for {
                 tracing::warn!(host = %job.host, job = job.id, reason = %reason, "delivery given up after retrying");
-                delivery::mark_failed(db, job.id, reason, now).await
+                Record::Failed(job.id, reason)
             } else {
                 let wait = chrono::Duration::from_std(backoff(job.attempts, min_seconds))
                     .unwrap_or_default();
                 tracing::debug!(host = %job.host, job = job.id, reason = %reason, attempts = job.attempts, "delivery will be retried");
-                delivery::mark_retry(db, job.id, now + wait, reason, now).await
+                Record::Retry(job.id, now + wait, reason)
             }
         }
-    };
-    if let Err(e) = result {
-        tracing::error!(job = job.id, error = %e, "recording a delivery outcome failed; the lease will expire and it is retried");
     }
 }
 

@@ -259,3 +259,27 @@ pub async fn jobs_for_activity<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// Marks many jobs done in one statement: the fan-out path records completions in batches.
+pub async fn mark_done_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut updated = 0;
+    for chunk in ids.chunks(500) {
+        let res = delivery_job::Entity::update_many()
+            .col_expr(delivery_job::Column::Status, Expr::value(JobStatus::Done))
+            .col_expr(
+                delivery_job::Column::LockedUntil,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .col_expr(delivery_job::Column::LastError, Expr::value(None::<String>))
+            .col_expr(delivery_job::Column::UpdatedAt, Expr::value(now))
+            .filter(delivery_job::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+        updated += res.rows_affected;
+    }
+    Ok(updated)
+}

@@ -45,7 +45,15 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            // WAL lets readers work while one writer commits; NORMAL sync is durable against a
+            // crash of the process (the WAL is fsynced at checkpoints), the usual server choice.
+            .map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
         let db = Database::connect(options)
             .await
             .map_err(|e| Error::Config(format!("database: cannot connect: {}", one_line(&e))))?;
