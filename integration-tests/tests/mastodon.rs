@@ -289,7 +289,9 @@ async fn bad_inbox_requests_are_refused_and_store_nothing() {
     let oversized = format!("{{\"id\":\"x\",\"pad\":\"{}\"}}", "x".repeat(100_000));
     let hour = Duration::from_secs(3600);
 
-    let cases: Vec<(&str, &[u8], &[u8], &Signer, SystemTime, u16, &str)> = vec![
+    /// What, body signed, body sent, signer, Date, expected status, word in the reason.
+    type Case<'a> = (&'a str, &'a [u8], &'a [u8], &'a Signer, SystemTime, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "wrong key",
             body.as_bytes(),
