@@ -22,7 +22,7 @@ const PAUSE_AFTER_FAILURES: u32 = 5;
 /// How long a paused host waits before its next probe.
 const PAUSE_FOR: Duration = Duration::from_secs(300);
 /// Idle poll interval when nothing wakes the worker.
-const IDLE_POLL: Duration = Duration::from_secs(2);
+const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// What happened to one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,12 +17,12 @@ pub fn rathaus_bin() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/<test> -> target/debug/rathaus
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("rathaus"))
-        .expect("target dir");
+    // target/debug/deps/<test> or target/release/<bin> -> that profile's `rathaus`
+    let mut dir = exe.parent().expect("target dir");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("profile dir");
+    }
+    let bin = dir.join("rathaus");
     assert!(
         bin.exists(),
         "{} is missing: run the tests with `cargo test --workspace`",

@@ -290,7 +290,15 @@ async fn bad_inbox_requests_are_refused_and_store_nothing() {
     let hour = Duration::from_secs(3600);
 
     /// What, body signed, body sent, signer, Date, expected status, word in the reason.
-    type Case<'a> = (&'a str, &'a [u8], &'a [u8], &'a Signer, SystemTime, u16, &'a str);
+    type Case<'a> = (
+        &'a str,
+        &'a [u8],
+        &'a [u8],
+        &'a Signer,
+        SystemTime,
+        u16,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         (
             "wrong key",

@@ -1,0 +1,393 @@
+//! Benchmarks of the running service, on loopback only. Build and run in release:
+//!
+//! ```sh
+//! cargo build --release -p rathaus -p rathaus-integration-tests --bin bench
+//! target/release/bench fanout            # 10,000 followers on 2,000 shared inboxes
+//! target/release/bench inbox             # signed replies into the inbox, SQLite
+//! target/release/bench inbox --postgres postgres://postgres@127.0.0.1:5432/postgres
+//! ```
+//!
+//! Results are printed as Markdown rows for `BENCHMARKS.md`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use rathaus_federation::signatures::Signer;
+use rathaus_integration_tests::sink::Sink;
+use rathaus_integration_tests::{Rathaus, eventually, run};
+use rathaus_shared::Store;
+use rathaus_shared::store::actors::{self, RemoteActorData};
+use sea_orm::TransactionTrait;
+use serde_json::json;
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("fanout") => fanout(&args).await,
+        Some("inbox") => inbox(&args).await,
+        Some("openssl") => {
+            println!(
+                "openssl speed rsa2048 (2 processes): {:.0} sign/s",
+                openssl_sign_rate()?
+            );
+            Ok(())
+        }
+        _ => bail!(
+            "usage: bench fanout [--followers N] [--inboxes N] [--concurrency N] | bench inbox [--replies N] [--connections N] [--postgres URL]"
+        ),
+    }
+}
+
+/// The machine's own RSA-2048 signing rate on both cores: the physical bound of a fan-out.
+fn openssl_sign_rate() -> Result<f64> {
+    let out = std::process::Command::new("openssl")
+        .args(["speed", "-seconds", "5", "-multi", "2", "rsa2048"])
+        .output()
+        .context("run openssl speed")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The summary line: "rsa 2048 bits 0.000555s 0.000016s 1801.8 62500.0" (sign/s is 5th).
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa") && l.contains("2048 bits") && !l.contains(':'))
+        .with_context(|| format!("no summary line in openssl output: {text}"))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    fields
+        .get(5)
+        .and_then(|f| f.parse().ok())
+        .with_context(|| format!("cannot read sign/s from `{line}`"))
+}
+
+/// Inbox servers on `count` ports (each a distinct host for per-host limits), counting POSTs.
+async fn inbox_farm(
+    count: usize,
+    received: Arc<AtomicU64>,
+    last: Arc<AtomicU64>,
+    started: Instant,
+) -> Result<Vec<u16>> {
+    let mut ports = Vec::with_capacity(count);
+    for _ in 0..count {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        ports.push(listener.local_addr()?.port());
+        let (received, last) = (received.clone(), last.clone());
+        let app = Router::new().route(
+            "/inbox",
+            post(move || {
+                let (received, last) = (received.clone(), last.clone());
+                async move {
+                    received.fetch_add(1, Ordering::SeqCst);
+                    last.fetch_max(
+                        u64::try_from(started.elapsed().as_micros()).unwrap_or(0),
+                        Ordering::SeqCst,
+                    );
+                    StatusCode::ACCEPTED
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+    }
+    Ok(ports)
+}
+
+async fn fanout(args: &[String]) -> Result<()> {
+    let followers: usize = arg(args, "--followers", "10000").parse()?;
+    let inboxes: usize = arg(args, "--inboxes", "2000").parse()?;
+    let concurrency = arg(args, "--concurrency", "128");
+    let per_host = arg(args, "--per-host", "4");
+
+    println!("measuring the machine's RSA-2048 signing rate (openssl speed, 2 processes, 5 s)…");
+    let bound = openssl_sign_rate()?;
+
+    let started = Instant::now();
+    let received = Arc::new(AtomicU64::new(0));
+    let last = Arc::new(AtomicU64::new(0));
+    let ports = inbox_farm(inboxes, received.clone(), last.clone(), started).await?;
+
+    let dir = tempfile::tempdir()?;
+    let (code, _, err) = run(dir.path(), &["migrate"], &[])?;
+    if code != 0 {
+        bail!("migrate: {err}");
+    }
+    let store = Store::connect(
+        &format!("sqlite://{}", dir.path().join("data/rathaus.db").display()),
+        2,
+    )
+    .await?;
+    let txn = store.db().begin().await?;
+    for i in 0..followers {
+        let port = ports[i % inboxes];
+        let actor = actors::upsert_remote_actor(
+            &txn,
+            RemoteActorData {
+                ap_id: format!("http://localhost:{port}/users/u{i}"),
+                username: format!("u{i}"),
+                domain: format!("localhost:{port}"),
+                display_name: None,
+                inbox: format!("http://localhost:{port}/users/u{i}/inbox"),
+                shared_inbox: Some(format!("http://localhost:{port}/inbox")),
+                public_key_pem: None,
+            },
+            rathaus_shared::store::now(),
+        )
+        .await?;
+        actors::add_follower(
+            &txn,
+            actor.id,
+            &format!("http://localhost:{port}/f/{i}"),
+            rathaus_shared::store::now(),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    store.close().await?;
+
+    let env = [
+        (
+            "RATHAUS_FEDERATION__DELIVERY_CONCURRENCY",
+            concurrency.as_str(),
+        ),
+        (
+            "RATHAUS_FEDERATION__PER_HOST_CONCURRENCY",
+            per_host.as_str(),
+        ),
+        ("RUST_LOG", "warn"),
+    ];
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &env)?;
+    rathaus.wait_ready().await?;
+    let t0 = started.elapsed();
+    rathaus.command(&["announce", "Benchmark: eine Bekanntmachung an alle."])?;
+    let announced = started.elapsed();
+    let expected = u64::try_from(inboxes)?;
+    eventually(Duration::from_secs(600), "every shared inbox", || async {
+        (received.load(Ordering::SeqCst) >= expected).then_some(())
+    })
+    .await?;
+    let done = Duration::from_micros(last.load(Ordering::SeqCst));
+    let total = done.saturating_sub(t0);
+    let rate = expected as f64 / total.as_secs_f64();
+    // The first delivery shows how long the worker took to notice the CLI's announcement
+    // (it polls every second when idle); the steady rate excludes that pick-up delay.
+    let pickup = announced.saturating_sub(t0);
+    println!(
+        "\n| followers | shared inboxes (hosts) | concurrency / per host | deliveries | time to last delivery | deliveries/s | openssl sign/s (2 cores) | share of bound |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {followers} | {inboxes} | {concurrency} / {per_host} | {expected} | {:.2} s (announce command took {:.2} s) | {rate:.0} | {bound:.0} | {:.0} % |",
+        total.as_secs_f64(),
+        pickup.as_secs_f64(),
+        100.0 * rate / bound
+    );
+    rathaus.signal(nix::sys::signal::Signal::SIGTERM)?;
+    rathaus.wait_exit(Duration::from_secs(20)).await?;
+    Ok(())
+}
+
+async fn inbox(args: &[String]) -> Result<()> {
+    let replies: usize = arg(args, "--replies", "10000").parse()?;
+    let connections: usize = arg(args, "--connections", "32").parse()?;
+    let authors: usize = arg(args, "--authors", "100").parse()?;
+    let postgres = args
+        .iter()
+        .position(|a| a == "--postgres")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+
+    let dir = tempfile::tempdir()?;
+    let mut env = vec![("RUST_LOG".to_owned(), "warn".to_owned())];
+    let mut pg_schema = None;
+    if let Some(url) = &postgres {
+        let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = Store::connect(url, 1).await?;
+        sea_orm::ConnectionTrait::execute_unprepared(
+            admin.db(),
+            &format!("CREATE SCHEMA \"{schema}\""),
+        )
+        .await?;
+        admin.close().await?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        env.push((
+            "RATHAUS_DATABASE__URL".into(),
+            format!("{url}{sep}options[search_path]={schema}"),
+        ));
+        pg_schema = Some((url.clone(), schema));
+    }
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &env_refs)?;
+    rathaus.wait_ready().await?;
+    let public = rathaus.public("");
+    let mut announce_env: Vec<(&str, &str)> = vec![("RATHAUS_SERVER__PUBLIC_URL", public.as_str())];
+    announce_env.extend(
+        env_refs
+            .iter()
+            .filter(|(k, _)| *k == "RATHAUS_DATABASE__URL"),
+    );
+    let (code, _, err) = run(
+        dir.path(),
+        &[
+            "announce",
+            "--consultation",
+            "--closes",
+            "2099-01-01T00:00:00Z",
+            "Benchmark-Beteiligung",
+        ],
+        &announce_env,
+    )?;
+    if code != 0 {
+        bail!("announce: {err}");
+    }
+    let note = rathaus.public("/announcements/1");
+
+    // Authors on a remote host, each with its own key.
+    let sink = Sink::start().await?;
+    let mut signers = Vec::new();
+    for a in 0..authors {
+        let keys = rathaus_shared::keys::generate_rsa_keypair()?;
+        let actor = sink.url(&format!("/users/a{a}"));
+        sink.put_document(
+            &format!("/users/a{a}"),
+            json!({
+                "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+                "id": actor, "type": "Person", "preferredUsername": format!("a{a}"),
+                "inbox": format!("{actor}/inbox"), "endpoints": {"sharedInbox": sink.url("/inbox")},
+                "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": keys.public_pem},
+            }),
+        );
+        signers.push((
+            actor.clone(),
+            Signer::from_pem(&format!("{actor}#main-key"), &keys.private_pem)?,
+        ));
+    }
+
+    // Pre-sign every request so the load generator spends no CPU on RSA during the run.
+    println!("signing {replies} replies from {authors} authors…");
+    let inbox_url = url::Url::parse(&rathaus.public("/inbox"))?;
+    let make = |i: usize| -> Result<(Vec<(&'static str, String)>, Vec<u8>)> {
+        let (actor, signer) = &signers[i % authors];
+        let note_id = format!("{actor}/statuses/{i}");
+        let body = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{note_id}/activity"), "type": "Create", "actor": actor,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "object": {
+                "id": note_id, "type": "Note", "attributedTo": actor, "inReplyTo": note,
+                "content": format!("<p>Beitrag {i}: Der Radweg sollte breiter werden und die Kreuzung an der Schule sicherer.</p>"),
+                "published": chrono::Utc::now().to_rfc3339(),
+                "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            },
+        })
+        .to_string()
+        .into_bytes();
+        let headers = signer.sign("POST", &inbox_url, Some(&body), SystemTime::now())?;
+        Ok((headers, body))
+    };
+    let warmup: Vec<_> = (0..authors)
+        .map(|i| make(replies + i))
+        .collect::<Result<_>>()?;
+    let requests: Vec<_> = (0..replies).map(make).collect::<Result<_>>()?;
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let send = |client: reqwest::Client,
+                (headers, body): (Vec<(&'static str, String)>, Vec<u8>),
+                url: url::Url| async move {
+        let mut req = client.post(url).body(body);
+        for (k, v) in headers {
+            if k != "host" {
+                req = req.header(k, v);
+            }
+        }
+        let t = Instant::now();
+        let status = req.send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+        (status, t.elapsed())
+    };
+    // Warm-up: first contact with each author fetches its key.
+    for w in warmup {
+        let (status, _) = send(client.clone(), w, inbox_url.clone()).await;
+        if status != 202 {
+            bail!("warm-up request got {status}: {}", rathaus.log());
+        }
+    }
+
+    let queue = Arc::new(std::sync::Mutex::new(requests));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (queue, client, url) = (queue.clone(), client.clone(), inbox_url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0u64;
+            loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let Some(req) = next else { break };
+                let (status, latency) = send(client.clone(), req, url.clone()).await;
+                if status != 202 {
+                    failures += 1;
+                }
+                latencies.push(latency);
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (l, f) = t.await?;
+        latencies.extend(l);
+        failures += f;
+    }
+    let wall = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let store_url = env_refs
+        .iter()
+        .find(|(k, _)| *k == "RATHAUS_DATABASE__URL")
+        .map(|(_, v)| (*v).to_owned())
+        .unwrap_or_else(|| rathaus.sqlite_url());
+    let store = Store::connect(&store_url, 1).await?;
+    let stored = rathaus_shared::store::comments::list_comments(store.db(), &Default::default())
+        .await?
+        .len();
+    store.close().await?;
+    let backend = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!("\n| store | replies | connections | failures | stored | replies/s | p50 | p99 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {backend} | {replies} | {connections} | {failures} | {stored} | {:.0} | {:.1} ms | {:.1} ms |",
+        replies as f64 / wall.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+    );
+    rathaus.signal(nix::sys::signal::Signal::SIGTERM)?;
+    rathaus.wait_exit(Duration::from_secs(20)).await?;
+    if let Some((url, schema)) = pg_schema {
+        let admin = Store::connect(&url, 1).await?;
+        sea_orm::ConnectionTrait::execute_unprepared(
+            admin.db(),
+            &format!("DROP SCHEMA \"{schema}\" CASCADE"),
+        )
+        .await?;
+        admin.close().await?;
+    }
+    Ok(())
+}
