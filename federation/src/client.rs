@@ -59,20 +59,46 @@ pub fn is_private(ip: IpAddr) -> bool {
     }
 }
 
+/// How long a resolved address list is reused: a fan-out opens connections to the same host
+/// names over and over, and the system resolver is slow to ask each time.
+const DNS_TTL: Duration = Duration::from_secs(60);
+
+type DnsCache =
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<SocketAddr>)>>;
+
 #[derive(Debug)]
 struct GuardedResolver {
     allow_private: bool,
+    cache: Arc<DnsCache>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_private = self.allow_private;
+        let cache = self.cache.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| allow_private || !is_private(a.ip()))
-                .collect();
+            let cached = cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&host)
+                .filter(|(at, _)| at.elapsed() < DNS_TTL)
+                .map(|(_, addrs)| addrs.clone());
+            let addrs = match cached {
+                Some(addrs) => addrs,
+                None => {
+                    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                        .await?
+                        .filter(|a| allow_private || !is_private(a.ip()))
+                        .collect();
+                    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+                    if cache.len() > 10_000 {
+                        cache.clear();
+                    }
+                    cache.insert(host.clone(), (std::time::Instant::now(), addrs.clone()));
+                    addrs
+                }
+            };
             if addrs.is_empty() {
                 return Err(format!("{host} resolves to no allowed address").into());
             }
@@ -96,7 +122,10 @@ impl HttpClient {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .timeout(timeout)
             .pool_max_idle_per_host(max_per_host_idle)
-            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private,
+                cache: Arc::default(),
+            }))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {

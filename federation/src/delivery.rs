@@ -229,44 +229,62 @@ pub async fn run(state: FedState, mut shutdown: watch::Receiver<bool>) {
         per_host = fed.per_host_concurrency,
         "delivery worker started"
     );
+    let concurrency = fed.delivery_concurrency.max(1);
+    // Claim in batches: one claim statement per quarter of the slots, not one per job.
+    let refill_at = (concurrency / 4).max(1);
+    let mut queue_drained = false;
     loop {
         if *shutdown.borrow() {
             break;
         }
         while tasks.try_join_next().is_some() {}
         let free = total.available_permits();
-        let mut claimed = Vec::new();
-        if free > 0 {
-            match delivery::claim_due(state.app.store.db(), store::now(), free as u64, lease).await
-            {
-                Ok(jobs) => claimed = jobs,
-                Err(e) => tracing::error!(error = %e, "claiming deliveries failed"),
+        if !queue_drained && (free >= refill_at || tasks.is_empty()) {
+            let claimed =
+                match delivery::claim_due(state.app.store.db(), store::now(), free as u64, lease)
+                    .await
+                {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming deliveries failed");
+                        Vec::new()
+                    }
+                };
+            queue_drained = claimed.len() < free;
+            for job in claimed {
+                let Ok(permit) = total.clone().acquire_owned().await else {
+                    break;
+                };
+                let (state, hosts, payloads) = (state.clone(), hosts.clone(), payloads.clone());
+                let records = records.clone();
+                let per_host = fed.per_host_concurrency.max(1);
+                let retry_for =
+                    chrono::Duration::hours(i64::try_from(fed.retry_hours).unwrap_or(48));
+                tasks.spawn(async move {
+                    let record =
+                        deliver_one(&state, &hosts, &payloads, job, per_host, retry_for).await;
+                    let _ = records.send(record);
+                    drop(permit);
+                });
             }
-        }
-        let busy = !claimed.is_empty();
-        for job in claimed {
-            let Ok(permit) = total.clone().acquire_owned().await else {
-                break;
-            };
-            let (state, hosts, payloads) = (state.clone(), hosts.clone(), payloads.clone());
-            let records = records.clone();
-            let per_host = fed.per_host_concurrency.max(1);
-            let retry_for = chrono::Duration::hours(i64::try_from(fed.retry_hours).unwrap_or(48));
-            tasks.spawn(async move {
-                let record = deliver_one(&state, &hosts, &payloads, job, per_host, retry_for).await;
-                let _ = records.send(record);
-                drop(permit);
-            });
-        }
-        if busy && total.available_permits() > 0 {
             continue;
         }
+        if !queue_drained {
+            // Busy: wait for enough slots to free up before the next claim.
+            tokio::select! {
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        // The queue had no more due jobs: sleep until new work is announced or a retry may
+        // have come due.
         tokio::select! {
             _ = state.app.delivery_wakeup.notified() => {}
             _ = tokio::time::sleep(IDLE_POLL) => {}
             _ = shutdown.changed() => {}
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
+        queue_drained = false;
     }
     tracing::info!(in_flight = tasks.len(), "delivery worker stopping");
     while tasks.join_next().await.is_some() {}

@@ -14,9 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::post;
 use rathaus_federation::signatures::Signer;
 use rathaus_integration_tests::sink::Sink;
 use rathaus_integration_tests::{Rathaus, eventually, run};
@@ -24,6 +21,9 @@ use rathaus_shared::Store;
 use rathaus_shared::store::actors::{self, RemoteActorData};
 use sea_orm::TransactionTrait;
 use serde_json::json;
+
+/// Signature headers and the body they sign.
+type SignedRequest = (Vec<(&'static str, String)>, Vec<u8>);
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
@@ -39,6 +39,7 @@ async fn main() -> Result<()> {
     match args.get(1).map(String::as_str) {
         Some("fanout") => fanout(&args).await,
         Some("inbox") => inbox(&args).await,
+        Some("sign") => sign_rate().await,
         Some("openssl") => {
             println!(
                 "openssl speed rsa2048 (2 processes): {:.0} sign/s",
@@ -50,6 +51,37 @@ async fn main() -> Result<()> {
             "usage: bench fanout [--followers N] [--inboxes N] [--concurrency N] | bench inbox [--replies N] [--connections N] [--postgres URL]"
         ),
     }
+}
+
+/// Our own signing path (aws-lc-rs via `Signer`), on one and on two threads.
+async fn sign_rate() -> Result<()> {
+    let keys = rathaus_shared::keys::generate_rsa_keypair()?;
+    let signer = Signer::from_pem("https://a.example/users/a#main-key", &keys.private_pem)?;
+    let url = url::Url::parse("https://b.example/inbox")?;
+    let body = vec![b'x'; 1500];
+    for threads in [1usize, 2] {
+        let started = Instant::now();
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (signer, url, body) = (signer.clone(), url.clone(), body.clone());
+                std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_secs(5) {
+                        let _ = signer.sign("POST", &url, Some(&body), SystemTime::now());
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        println!(
+            "Signer (aws-lc-rs), {threads} thread(s): {:.0} signed requests/s",
+            total as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 /// The machine's own RSA-2048 signing rate on both cores: the physical bound of a fan-out.
@@ -72,9 +104,12 @@ fn openssl_sign_rate() -> Result<f64> {
 }
 
 /// Inbox servers on `count` ports (each a distinct host for per-host limits), counting POSTs.
+/// A minimal HTTP/1.1 responder rather than a full framework: the remote servers are not
+/// what is measured, and on a 2-core machine every cycle they take is taken from Rathaus.
 async fn inbox_farm(
     count: usize,
     received: Arc<AtomicU64>,
+    first: Arc<AtomicU64>,
     last: Arc<AtomicU64>,
     started: Instant,
 ) -> Result<Vec<u16>> {
@@ -82,26 +117,65 @@ async fn inbox_farm(
     for _ in 0..count {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         ports.push(listener.local_addr()?.port());
-        let (received, last) = (received.clone(), last.clone());
-        let app = Router::new().route(
-            "/inbox",
-            post(move || {
-                let (received, last) = (received.clone(), last.clone());
-                async move {
-                    received.fetch_add(1, Ordering::SeqCst);
-                    last.fetch_max(
-                        u64::try_from(started.elapsed().as_micros()).unwrap_or(0),
-                        Ordering::SeqCst,
-                    );
-                    StatusCode::ACCEPTED
-                }
-            }),
-        );
+        let (received, first, last) = (received.clone(), first.clone(), last.clone());
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            while let Ok((stream, _)) = listener.accept().await {
+                let (received, first, last) = (received.clone(), first.clone(), last.clone());
+                tokio::spawn(async move {
+                    let _ = answer_posts(stream, |_| {
+                        let now = u64::try_from(started.elapsed().as_micros()).unwrap_or(0);
+                        received.fetch_add(1, Ordering::SeqCst);
+                        first.fetch_min(now, Ordering::SeqCst);
+                        last.fetch_max(now, Ordering::SeqCst);
+                    })
+                    .await;
+                });
+            }
         });
     }
     Ok(ports)
+}
+
+/// Reads HTTP/1.1 requests on one connection and answers each with 202, calling `on_request`
+/// with the request head.
+async fn answer_posts(mut stream: tokio::net::TcpStream, on_request: impl Fn(&str)) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    loop {
+        // Read the head.
+        let head_end = loop {
+            if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break pos + 4;
+            }
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        while buf.len() < head_end + length {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        buf.drain(..head_end + length);
+        on_request(&head);
+        stream
+            .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+            .await?;
+    }
 }
 
 async fn fanout(args: &[String]) -> Result<()> {
@@ -110,13 +184,28 @@ async fn fanout(args: &[String]) -> Result<()> {
     let concurrency = arg(args, "--concurrency", "128");
     let per_host = arg(args, "--per-host", "4");
 
-    println!("measuring the machine's RSA-2048 signing rate (openssl speed, 2 processes, 5 s)…");
-    let bound = openssl_sign_rate()?;
+    let bound = match args.iter().position(|a| a == "--bound") {
+        Some(i) => args.get(i + 1).context("--bound N")?.parse()?,
+        None => {
+            println!(
+                "measuring the machine's RSA-2048 signing rate (openssl speed, 2 processes, 5 s)…"
+            );
+            openssl_sign_rate()?
+        }
+    };
 
     let started = Instant::now();
     let received = Arc::new(AtomicU64::new(0));
+    let first = Arc::new(AtomicU64::new(u64::MAX));
     let last = Arc::new(AtomicU64::new(0));
-    let ports = inbox_farm(inboxes, received.clone(), last.clone(), started).await?;
+    let ports = inbox_farm(
+        inboxes,
+        received.clone(),
+        first.clone(),
+        last.clone(),
+        started,
+    )
+    .await?;
 
     let dir = tempfile::tempdir()?;
     let (code, _, err) = run(dir.path(), &["migrate"], &[])?;
@@ -178,17 +267,21 @@ async fn fanout(args: &[String]) -> Result<()> {
     })
     .await?;
     let done = Duration::from_micros(last.load(Ordering::SeqCst));
-    let total = done.saturating_sub(t0);
-    let rate = expected as f64 / total.as_secs_f64();
-    // The first delivery shows how long the worker took to notice the CLI's announcement
-    // (it polls every second when idle); the steady rate excludes that pick-up delay.
-    let pickup = announced.saturating_sub(t0);
+    let first_at = Duration::from_micros(first.load(Ordering::SeqCst));
+    let total = done.saturating_sub(announced);
+    // The worker polls the queue every second when idle, and this announcement comes from
+    // another process (the CLI) that cannot wake it: the steady rate is measured from the
+    // first delivery to the last, and the pick-up delay is shown on its own.
+    let pickup = first_at.saturating_sub(announced);
+    let steady = done.saturating_sub(first_at);
+    let rate = (expected - 1) as f64 / steady.as_secs_f64();
+    let _ = t0;
     println!(
-        "\n| followers | shared inboxes (hosts) | concurrency / per host | deliveries | time to last delivery | deliveries/s | openssl sign/s (2 cores) | share of bound |"
+        "\n| followers | shared inboxes (hosts) | concurrency / per host | deliveries | announce → last delivery | of which pick-up | deliveries/s (first → last) | openssl sign/s (2 cores) | share of bound |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {followers} | {inboxes} | {concurrency} / {per_host} | {expected} | {:.2} s (announce command took {:.2} s) | {rate:.0} | {bound:.0} | {:.0} % |",
+        "| {followers} | {inboxes} | {concurrency} / {per_host} | {expected} | {:.2} s | {:.2} s | {rate:.0} | {bound:.0} | {:.0} % |",
         total.as_secs_f64(),
         pickup.as_secs_f64(),
         100.0 * rate / bound
@@ -277,7 +370,7 @@ async fn inbox(args: &[String]) -> Result<()> {
     // Pre-sign every request so the load generator spends no CPU on RSA during the run.
     println!("signing {replies} replies from {authors} authors…");
     let inbox_url = url::Url::parse(&rathaus.public("/inbox"))?;
-    let make = |i: usize| -> Result<(Vec<(&'static str, String)>, Vec<u8>)> {
+    let make = |i: usize| -> Result<SignedRequest> {
         let (actor, signer) = &signers[i % authors];
         let note_id = format!("{actor}/statuses/{i}");
         let body = json!({

@@ -32,6 +32,10 @@ impl Store {
         Self::connect_with(ConnectOptions::new(url.to_owned()), max_connections).await
     }
 
+    /// SQLite has one writer at a time: beyond a few connections, more only wait on its lock
+    /// (and its busy handler sleeps), which shows as tail latency. Measured in BENCHMARKS.md.
+    pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+
     /// Connects with PostgreSQL's `search_path` set to `schema` (tests isolate themselves so).
     pub async fn connect_in_schema(url: &str, schema: &str, max_connections: u32) -> Result<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
@@ -40,6 +44,11 @@ impl Store {
     }
 
     async fn connect_with(mut options: ConnectOptions, max_connections: u32) -> Result<Self> {
+        let max_connections = if options.get_url().starts_with("sqlite:") {
+            max_connections.min(Self::SQLITE_MAX_CONNECTIONS)
+        } else {
+            max_connections
+        };
         options
             .max_connections(max_connections)
             .min_connections(1)
