@@ -9,6 +9,7 @@ pub mod entities;
 pub mod error;
 pub mod keys;
 pub mod markdown;
+pub mod policy;
 pub mod services;
 pub mod store;
 #[cfg(feature = "test-support")]
