@@ -43,6 +43,11 @@ enum Command {
     },
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
+    /// Consultation comments: list, moderate and answer them without Matrix.
+    Comments {
+        #[command(subcommand)]
+        action: CommentsCommand,
+    },
     /// Publish an announcement to all followers (or correct or retract one).
     #[command(group = clap::ArgGroup::new("mode").args(["correct", "retract"]).multiple(false))]
     Announce {
@@ -65,6 +70,46 @@ enum Command {
         #[arg(long, value_name = "ID")]
         retract: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CommentsCommand {
+    /// List comments, oldest first.
+    List {
+        /// Only the comments on this announcement or consultation.
+        #[arg(long, value_name = "ID")]
+        consultation: Option<i64>,
+        /// pending, published, rejected, hidden or deleted.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<rathaus_shared::entities::CommentStatus>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish a held or rejected comment.
+    Approve {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a held comment.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Hide a published comment.
+    Hide {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Answer a comment officially; the answer goes into the citizen's own thread.
+    Answer { id: i64, text: String },
+}
+
+fn parse_status(raw: &str) -> Result<rathaus_shared::entities::CommentStatus, String> {
+    raw.parse()
 }
 
 fn parse_time(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -98,6 +143,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate { status } => migrate(config, status).await,
             Command::CheckConfig => check_config(&config),
+            Command::Comments { action } => comments(config, action).await,
             Command::Announce {
                 text,
                 title,
@@ -156,6 +202,92 @@ async fn migrate(config: Config, status: bool) -> anyhow::Result<()> {
         println!("pending  {name}");
     }
     store.close().await?;
+    Ok(())
+}
+
+async fn comments(config: Config, action: CommentsCommand) -> anyhow::Result<()> {
+    use rathaus_shared::services::comments::{self as service, ModAction};
+    use rathaus_shared::store::comments::CommentFilter;
+    let app = App::open(config).await?;
+    let moderate = |id, action, reason| {
+        let app = app.clone();
+        async move {
+            let c = service::moderate(&app, id, action, "cli", reason).await?;
+            println!("{}\t{}", c.id, c.status.as_str());
+            anyhow::Ok(())
+        }
+    };
+    match action {
+        CommentsCommand::List {
+            consultation,
+            status,
+            json,
+        } => {
+            let rows = service::list(
+                &app,
+                &CommentFilter {
+                    announcement_id: consultation,
+                    status,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            if json {
+                let items: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "id": c.id,
+                            "announcement_id": c.announcement_id,
+                            "parent_comment_id": c.parent_comment_id,
+                            "network": c.network,
+                            "status": c.status,
+                            "late": c.late,
+                            "author_id": c.author_id,
+                            "author_name": c.author_name,
+                            "author_domain": c.author_domain,
+                            "origin_id": c.origin_id,
+                            "origin_url": c.origin_url,
+                            "content": c.content,
+                            "rule_id": c.rule_id,
+                            "rule_version": c.rule_version,
+                            "reason": c.reason,
+                            "created_at": c.created_at,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&items)?);
+            } else {
+                for c in rows {
+                    let text = c
+                        .content
+                        .as_deref()
+                        .map(rathaus_shared::markdown::to_plain_text)
+                        .unwrap_or_default()
+                        .replace('\n', " ");
+                    let short: String = text.chars().take(80).collect();
+                    println!(
+                        "{}\t{}\t{:?}\t{}\t{}\t{}\t{}",
+                        c.id,
+                        c.status.as_str(),
+                        c.network,
+                        c.announcement_id,
+                        c.author_name.as_deref().unwrap_or(&c.author_id),
+                        c.rule_id.as_deref().unwrap_or("-"),
+                        short
+                    );
+                }
+            }
+        }
+        CommentsCommand::Approve { id, reason } => moderate(id, ModAction::Approve, reason).await?,
+        CommentsCommand::Reject { id, reason } => moderate(id, ModAction::Reject, reason).await?,
+        CommentsCommand::Hide { id, reason } => moderate(id, ModAction::Hide, reason).await?,
+        CommentsCommand::Answer { id, text } => {
+            let answer = service::answer(&app, id, &text, "cli").await?;
+            println!("{}\t{}", answer.id, app.urls().answer(answer.id));
+        }
+    }
+    app.store.close().await?;
     Ok(())
 }
 

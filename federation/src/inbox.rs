@@ -302,9 +302,9 @@ async fn dispatch(
                 return Ok("ignored: not a reply");
             };
             match comments::submit_comment(app, reply).await? {
-                comments::Outcome::Stored(_) => Ok("comment stored"),
-                comments::Outcome::Duplicate(_) => Ok("duplicate comment"),
-                comments::Outcome::NotForUs => Ok("ignored: not a reply to us"),
+                comments::SubmitOutcome::Stored(_) => Ok("comment stored"),
+                comments::SubmitOutcome::Duplicate(_) => Ok("duplicate comment"),
+                comments::SubmitOutcome::NotForUs => Ok("ignored: not a reply to us"),
             }
         }
         "Update" => {
@@ -395,5 +395,6 @@ fn reply_of(
         author_domain: signer.domain.clone(),
         content_html: content.to_owned(),
         created_at: published.min(store::now()),
+        privileged: false,
     }))
 }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<FedState> {
         .route("/users/{name}/followers", get(followers))
         .route("/announcements/{id}", get(announcement))
         .route("/activities/{id}", get(activity))
+        .route("/answers/{id}", get(answer))
 }
 
 /// An ActivityPub JSON answer with the right media type.
@@ -361,4 +362,14 @@ async fn activity(State(state): State<FedState>, Path(id): Path<String>) -> Resu
     let payload: Value =
         serde_json::from_str(&found.payload).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(activity_json(StatusCode::OK, payload))
+}
+
+/// # GET /answers/{id}
+/// An official answer as the Note federated into the citizen's thread.
+async fn answer(State(state): State<FedState>, Path(id): Path<String>) -> Result<Response> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::NotFound(format!("answer {id}")))?;
+    let note = rathaus_shared::services::comments::answer_note(&state.app, id).await?;
+    Ok(activity_json(StatusCode::OK, note))
 }

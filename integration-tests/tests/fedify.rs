@@ -178,3 +178,177 @@ async fn fedify_follows_receives_announcements_and_replies() {
     .expect("unfollowed");
     db.close().await.expect("close");
 }
+
+fn list(rathaus: &Rathaus, status: &str) -> Vec<Value> {
+    let out = rathaus
+        .command(&["comments", "list", "--status", status, "--json"])
+        .expect("comments list");
+    serde_json::from_str(&out).expect("json list")
+}
+
+/// The moderation loop end to end: a signed reply that breaks a rule is held, shows up in
+/// `comments list --status pending`, is approved by the CLI and published; the press office's
+/// answer reaches the citizen as a reply that mentions them; a rejected author is told why and
+/// can appeal; an author's deletion erases the text from the store and every output.
+#[tokio::test]
+async fn held_replies_are_approved_answered_appealed_and_erased() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[]).expect("start rathaus");
+    rathaus.wait_ready().await.expect("ready");
+    let peer = FedifyPeer::start("bea", dir.path()).await.expect("fedify");
+    let our_actor = rathaus.public("/users/rathaus");
+    let out = rathaus
+        .command(&[
+            "announce",
+            "--consultation",
+            "--closes",
+            "2099-12-31T18:00:00Z",
+            "--title",
+            "Spielplatz",
+            "Was wünschen Sie sich?",
+        ])
+        .expect("announce");
+    let note_id = out.trim().split('\t').nth(2).expect("url").to_owned();
+
+    // A reply with a phone number is held for review (personal data).
+    let held = peer
+        .post("/_test/reply", json!({ "inReplyTo": note_id, "to": our_actor, "content": "<p>Mehr Schaukeln! Ruf mich an: 0171 1234567</p>", "mention": true }))
+        .await
+        .expect("reply");
+    let held_id = held["noteId"].as_str().expect("id").to_owned();
+    let pending = eventually(WAIT, "the held reply in the queue", || async {
+        list(&rathaus, "pending")
+            .into_iter()
+            .find(|c| c["origin_id"] == held_id.as_str())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", rathaus.log()));
+    assert_eq!(pending["rule_id"], "persoenliche-daten");
+    assert!(list(&rathaus, "published").is_empty());
+
+    // Approved by the CLI: published.
+    let id = pending["id"].as_i64().expect("id").to_string();
+    let out = rathaus
+        .command(&["comments", "approve", &id])
+        .expect("approve");
+    assert_eq!(out.trim(), format!("{id}\tpublished"));
+    assert_eq!(list(&rathaus, "published").len(), 1);
+    let err = rathaus
+        .command(&["comments", "approve", &id])
+        .expect_err("twice");
+    assert!(err.to_string().contains("already published"), "{err}");
+
+    // The official answer reaches the citizen in their thread, mentioning them.
+    rathaus
+        .command(&[
+            "comments",
+            "answer",
+            &id,
+            "Danke! Wir prüfen mehr Schaukeln.",
+        ])
+        .expect("answer");
+    let answer = eventually(WAIT, "the official answer", || async {
+        peer.received("Create").await.into_iter().find(|a| {
+            a["json"]["object"]["inReplyTo"] == held_id.as_str()
+                && a["json"]["object"]["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("Schaukeln")
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", rathaus.log()));
+    let tags = answer["json"]["object"]["tag"].clone();
+    let mentions: Vec<&Value> = match &tags {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    assert!(
+        mentions
+            .iter()
+            .any(|t| t["type"] == "Mention" && t["href"] == peer.actor().as_str()),
+        "{answer}"
+    );
+
+    // A rejected reply: the author is told why, privately, and can appeal by answering.
+    let rejected = peer
+        .post("/_test/reply", json!({ "inReplyTo": note_id, "to": our_actor, "content": "<p>Ihr Deppen!</p>", "mention": true }))
+        .await
+        .expect("reply");
+    let rejected_id = rejected["noteId"].as_str().expect("id").to_owned();
+    let notice = eventually(WAIT, "the notice to the author", || async {
+        peer.received("Create")
+            .await
+            .into_iter()
+            .find(|a| a["json"]["object"]["inReplyTo"] == rejected_id.as_str())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", rathaus.log()));
+    let notice_id = notice["json"]["object"]["id"]
+        .as_str()
+        .expect("notice id")
+        .to_owned();
+    assert!(
+        notice["json"]["object"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Netiquette"),
+        "{notice}"
+    );
+    let to = notice["json"]["object"]["to"].clone();
+    assert!(
+        to == json!(peer.actor()) || to == json!([peer.actor()]),
+        "the notice is private: {notice}"
+    );
+    assert_eq!(list(&rathaus, "rejected").len(), 1);
+    peer.post("/_test/reply", json!({ "inReplyTo": notice_id, "to": our_actor, "content": "<p>Das war nicht beleidigend gemeint, bitte prüfen.</p>", "mention": true }))
+        .await
+        .expect("appeal");
+    let appeal = eventually(WAIT, "the appeal in the queue", || async {
+        list(&rathaus, "pending")
+            .into_iter()
+            .find(|c| c["rule_id"] == "appeal")
+    })
+    .await
+    .expect("appeal queued");
+    assert_eq!(
+        appeal["parent_comment_id"],
+        list(&rathaus, "rejected")[0]["id"]
+    );
+
+    // Erasure: the author deletes the published reply; its text is gone everywhere.
+    peer.post(
+        "/_test/delete",
+        json!({ "noteId": held_id, "to": our_actor }),
+    )
+    .await
+    .expect("delete");
+    eventually(WAIT, "the erasure", || async {
+        list(&rathaus, "deleted")
+            .into_iter()
+            .find(|c| c["origin_id"] == held_id.as_str())
+    })
+    .await
+    .expect("erased");
+    let all = rathaus
+        .command(&["comments", "list", "--json"])
+        .expect("list all");
+    let table = rathaus.command(&["comments", "list"]).expect("table");
+    for output in [&all, &table] {
+        assert!(
+            !output.contains("Schaukeln!"),
+            "deleted text still shown: {output}"
+        );
+        assert!(
+            !output.contains("0171"),
+            "deleted text still shown: {output}"
+        );
+    }
+    let db = store(&rathaus).await;
+    let row = comments::comment_by_origin(db.db(), &held_id)
+        .await
+        .expect("q")
+        .expect("row");
+    assert_eq!((row.content, row.author_name), (None, None));
+    db.close().await.expect("close");
+}

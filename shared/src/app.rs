@@ -1,8 +1,11 @@
 //! The application handle both fronts receive: configuration plus store, opened and migrated.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
+
+use crate::policy::ratelimit::RateLimits;
+use crate::policy::{self, Policy, RuleSpec};
 
 use crate::apub::Urls;
 use crate::config::Config;
@@ -17,6 +20,15 @@ pub struct App {
     pub store: Store,
     /// Woken after a service queued deliveries, so the worker need not poll for them.
     pub delivery_wakeup: Arc<Notify>,
+    /// The compiled comment policy and the rate limiters.
+    pub policy: Arc<PolicyState>,
+}
+
+/// Rules compiled once, swapped as a whole when moderators change them.
+#[derive(Debug)]
+pub struct PolicyState {
+    compiled: RwLock<Arc<Policy>>,
+    pub limits: RateLimits,
 }
 
 /// The instance actor's row name; a `.` can never appear in a configured username.
@@ -41,10 +53,16 @@ impl App {
     /// Like [`App::open`] over an existing store (tests bring their own).
     pub async fn with_store(config: Config, store: Store) -> Result<Self> {
         store.migrate().await?;
+        let compiled = compile_policy(&config, &store).await?;
+        let limits = RateLimits::new(&config.policy.rate_limits());
         let app = Self {
             config: Arc::new(config),
             store,
             delivery_wakeup: Arc::new(Notify::new()),
+            policy: Arc::new(PolicyState {
+                compiled: RwLock::new(Arc::new(compiled)),
+                limits,
+            }),
         };
         let (actor, created) = app.ensure_local_actor().await?;
         if created {
@@ -61,6 +79,26 @@ impl App {
                 .await?
                 .0,
         )
+    }
+
+    /// The rules in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy
+            .compiled
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Recompiles the rules after a moderator changed them.
+    pub async fn reload_policy(&self) -> Result<()> {
+        let compiled = compile_policy(&self.config, &self.store).await?;
+        *self
+            .policy
+            .compiled
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(compiled);
+        Ok(())
     }
 
     /// Every public URL, derived from the configuration.
@@ -82,4 +120,43 @@ impl App {
         )
         .await
     }
+}
+
+/// The rules file (or the built-in one) plus the rules moderators added; a stored rule with
+/// the same id replaces the file's.
+async fn compile_policy(config: &Config, store: &Store) -> Result<Policy> {
+    let text = if config.policy.file.is_empty() {
+        policy::DEFAULT_POLICY.to_owned()
+    } else {
+        std::fs::read_to_string(&config.policy.file).map_err(|e| {
+            Error::Config(format!(
+                "policy.file: cannot read {}: {e}",
+                config.policy.file
+            ))
+        })?
+    };
+    let mut rules = policy::parse_policy_file(&text)?;
+    for row in store::policy::active_rules(store.db()).await? {
+        let spec = stored_rule(&row)?;
+        rules.retain(|r| r.id != spec.id);
+        rules.push(spec);
+    }
+    Policy::compile(rules).map_err(|e| Error::Config(format!("policy: {e}")))
+}
+
+/// A stored rule row as a rule spec: its definition JSON plus the row's id, version, action.
+pub fn stored_rule(row: &crate::entities::policy_rule::Model) -> Result<RuleSpec> {
+    let mut def: serde_json::Value = serde_json::from_str(&row.definition)
+        .map_err(|e| Error::Invalid(format!("rule {}: {e}", row.rule_key)))?;
+    if let serde_json::Value::Object(map) = &mut def {
+        map.insert("id".into(), row.rule_key.clone().into());
+        map.insert("version".into(), row.version.into());
+        map.insert("kind".into(), row.kind.clone().into());
+        map.insert(
+            "action".into(),
+            serde_json::to_value(row.action).unwrap_or_default(),
+        );
+        map.insert("reason".into(), row.public_reason.clone().into());
+    }
+    serde_json::from_value(def).map_err(|e| Error::Invalid(format!("rule {}: {e}", row.rule_key)))
 }

@@ -112,8 +112,31 @@ pub struct FederationConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// Empty means: built-in rules only.
+    /// Rules file; empty means the built-in `config/policy.toml`.
     pub file: String,
+    /// Rate limits per author and per instance.
+    pub author_per_hour: u32,
+    pub author_burst: u32,
+    pub instance_per_hour: u32,
+    pub instance_burst: u32,
+    /// What happens to a comment over a rate limit: `hold` or `reject`.
+    pub rate_limit_action: crate::entities::RuleAction,
+    /// Tell fediverse authors why their comment was rejected / held (a reply naming the
+    /// rule's public reason, which they can answer to ask for a review).
+    pub notify_on_reject: bool,
+    pub notify_on_hold: bool,
+}
+
+impl PolicyConfig {
+    pub fn rate_limits(&self) -> crate::policy::ratelimit::RateLimitConfig {
+        crate::policy::ratelimit::RateLimitConfig {
+            author_per_hour: self.author_per_hour,
+            author_burst: self.author_burst,
+            instance_per_hour: self.instance_per_hour,
+            instance_burst: self.instance_burst,
+            action: self.rate_limit_action,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

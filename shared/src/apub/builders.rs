@@ -265,6 +265,55 @@ pub fn ordered_collection_page(
     page
 }
 
+/// Who a reply is for: their actor id, profile URL (or the id) and handle `@user@domain`.
+#[derive(Debug, Clone)]
+pub struct Addressee<'a> {
+    pub actor: &'a str,
+    pub url: &'a str,
+    pub handle: &'a str,
+}
+
+fn mention_html(to: &Addressee<'_>) -> String {
+    format!(
+        "<span class=\"h-card\"><a href=\"{}\" class=\"u-url mention\">{}</a></span>",
+        html_escape(to.url),
+        html_escape(to.handle)
+    )
+}
+
+/// A reply Note that mentions its addressee, so their server notifies them.
+/// `public`: an official answer everybody sees; otherwise a direct note only they see.
+pub fn reply_note(
+    urls: &Urls,
+    id: &str,
+    in_reply_to: &str,
+    to: &Addressee<'_>,
+    body_html: &str,
+    public: bool,
+    published: DateTime<Utc>,
+) -> Value {
+    let content = format!("<p>{}</p>{body_html}", mention_html(to));
+    let (to_list, cc_list) = if public {
+        (json!([PUBLIC]), json!([urls.followers(), to.actor]))
+    } else {
+        (json!([to.actor]), json!([]))
+    };
+    json!({
+        "id": id,
+        "type": "Note",
+        "attributedTo": urls.actor(),
+        "inReplyTo": in_reply_to,
+        "content": content,
+        "contentMap": { "de": content },
+        "published": ts(published),
+        "to": to_list,
+        "cc": cc_list,
+        "url": id,
+        "sensitive": false,
+        "tag": [{ "type": "Mention", "href": to.actor, "name": to.handle }],
+    })
+}
+
 /// Minimal HTML escaping for text placed into HTML we build.
 pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")

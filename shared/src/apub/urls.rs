@@ -77,6 +77,16 @@ impl Urls {
     pub fn answer(&self, id: i64) -> String {
         format!("{}/answers/{id}", self.base)
     }
+    /// The private note telling an author why a comment was not published.
+    pub fn notice(&self, comment_id: i64) -> String {
+        format!("{}/notices/{comment_id}", self.base)
+    }
+    pub fn notice_id(&self, url: &str) -> Option<i64> {
+        url.strip_prefix(&self.base)?
+            .strip_prefix("/notices/")?
+            .parse()
+            .ok()
+    }
     /// A fresh activity id; stored with the activity so that retries reuse it.
     pub fn new_activity(&self) -> String {
         format!("{}/activities/{}", self.base, uuid::Uuid::new_v4())

@@ -477,7 +477,7 @@ pub fn evaluate(
                 RuleKind::PersonalData => personal_data(c.text).is_some(),
                 RuleKind::Duplicate => {
                     let fp = fingerprint(c.text);
-                    !fp.is_empty() && h.recent.iter().any(|r| *r == fp)
+                    !fp.is_empty() && h.recent.contains(&fp)
                 }
                 RuleKind::FirstComment => h.published == 0,
             };

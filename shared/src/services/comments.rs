@@ -1,16 +1,23 @@
-//! Comments from either network arrive here through one door, `submit_comment`.
-//! The comment-policy engine plugs in here (its own issue); until then every comment on a
-//! known announcement is published and the decision is logged.
+//! Comments from either network arrive through one door, `submit_comment`: the comment policy
+//! decides publish, hold or reject; the decision and its rule are stored with the comment and
+//! appended to the moderation log in the same transaction. Moderators and the press office act
+//! through `moderate` and `answer`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
 
+use super::enqueue_activity;
 use crate::app::App;
-use crate::entities::{CommentStatus, Network, comment};
+use crate::apub::{self, Addressee};
+use crate::entities::{BlockKind, CommentStatus, Network, comment, official_answer};
 use crate::error::{Error, Result};
-use crate::store::announcements;
+use crate::policy::{self, AuthorHistory, CommentInput, Decision, Outcome};
 use crate::store::comments::{self, Inserted, NewComment};
 use crate::store::moderation::{self, NewAction};
+use crate::store::{actors, announcements, blocks};
 use crate::{markdown, store};
 
 /// A reply as a front saw it.
@@ -20,7 +27,7 @@ pub struct Submission {
     /// ActivityPub object id or Matrix event id.
     pub origin_id: String,
     pub origin_url: Option<String>,
-    /// What it replies to: one of our Note URLs, a comment's origin id, or an answer URL.
+    /// What it replies to: one of our Note URLs, a comment's origin id, an answer or a notice.
     pub in_reply_to: String,
     pub author_id: String,
     pub author_name: Option<String>,
@@ -28,11 +35,13 @@ pub struct Submission {
     /// HTML from the fediverse (sanitised here) or plain text from Matrix.
     pub content_html: String,
     pub created_at: DateTime<Utc>,
+    /// Moderators and the press office are never rate-limited.
+    pub privileged: bool,
 }
 
 /// What became of a submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SubmitOutcome {
     Stored(comment::Model),
     /// The same origin was submitted before; nothing changed.
     Duplicate(comment::Model),
@@ -40,93 +49,432 @@ pub enum Outcome {
     NotForUs,
 }
 
-/// Resolves what a reply answers: (announcement id, parent comment id).
-async fn thread_of(app: &App, in_reply_to: &str) -> Result<Option<(i64, Option<i64>)>> {
+/// Where a reply belongs.
+struct Thread {
+    announcement_id: i64,
+    parent: Option<i64>,
+    /// A reply to our notice: the author asks for a review.
+    appeal: bool,
+}
+
+async fn thread_of(app: &App, in_reply_to: &str) -> Result<Option<Thread>> {
     let urls = app.urls();
     let db = app.store.db();
     if let Some(id) = urls.announcement_id(in_reply_to) {
         return Ok(announcements::get_announcement(db, id)
             .await?
-            .map(|_| (id, None)));
+            .map(|_| Thread {
+                announcement_id: id,
+                parent: None,
+                appeal: false,
+            }));
     }
     if let Some(parent) = comments::comment_by_origin(db, in_reply_to).await? {
-        return Ok(Some((parent.announcement_id, Some(parent.id))));
+        return Ok(Some(Thread {
+            announcement_id: parent.announcement_id,
+            parent: Some(parent.id),
+            appeal: false,
+        }));
     }
-    if let Some(answer_id) = urls.answer_id(in_reply_to)
-        && let Some(answer) = comments::get_answer(db, answer_id).await?
-        && let Some(parent) = comments::get_comment(db, answer.comment_id).await?
-    {
-        return Ok(Some((parent.announcement_id, Some(parent.id))));
+    let by_comment = |id: Option<i64>, appeal: bool| async move {
+        let Some(id) = id else {
+            return Ok::<_, Error>(None);
+        };
+        Ok(comments::get_comment(db, id).await?.map(|c| Thread {
+            announcement_id: c.announcement_id,
+            parent: Some(c.id),
+            appeal,
+        }))
+    };
+    if let Some(answer_id) = urls.answer_id(in_reply_to) {
+        let comment_id = comments::get_answer(db, answer_id)
+            .await?
+            .map(|a| a.comment_id);
+        return by_comment(comment_id, false).await;
     }
-    Ok(None)
+    by_comment(urls.notice_id(in_reply_to), true).await
 }
 
-pub async fn submit_comment(app: &App, s: Submission) -> Result<Outcome> {
-    let Some((announcement_id, parent)) = thread_of(app, &s.in_reply_to).await? else {
-        return Ok(Outcome::NotForUs);
+/// The author's record for the policy.
+async fn history<C: ConnectionTrait>(
+    db: &C,
+    author_id: &str,
+    domain: &str,
+) -> Result<AuthorHistory> {
+    let published = comment::Entity::find()
+        .filter(comment::Column::AuthorId.eq(author_id))
+        .filter(comment::Column::Status.eq(CommentStatus::Published))
+        .count(db)
+        .await?;
+    let recent: Vec<Option<String>> = comment::Entity::find()
+        .select_only()
+        .column(comment::Column::Content)
+        .filter(comment::Column::AuthorId.eq(author_id))
+        .order_by_desc(comment::Column::Id)
+        .limit(20)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(AuthorHistory {
+        published: u32::try_from(published).unwrap_or(u32::MAX),
+        recent: recent
+            .into_iter()
+            .flatten()
+            .map(|html| policy::fingerprint(&markdown::to_plain_text(&html)))
+            .collect(),
+        blocked_user: blocks::is_blocked(db, BlockKind::User, author_id).await?,
+        blocked_domain: blocks::is_blocked(db, BlockKind::Domain, domain).await?,
+    })
+}
+
+fn status_of(outcome: Outcome) -> CommentStatus {
+    match outcome {
+        Outcome::Publish => CommentStatus::Published,
+        Outcome::Hold => CommentStatus::Pending,
+        Outcome::Reject => CommentStatus::Rejected,
+    }
+}
+
+pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
+    let Some(thread) = thread_of(app, &s.in_reply_to).await? else {
+        return Ok(SubmitOutcome::NotForUs);
     };
     let now = store::now();
     let db = app.store.db();
-    let view = announcements::get_announcement(db, announcement_id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("announcement {announcement_id}")))?;
-    if view.announcement.retracted_at.is_some() {
-        return Ok(Outcome::NotForUs);
+    if let Some(existing) = comments::comment_by_origin(db, &s.origin_id).await? {
+        return Ok(SubmitOutcome::Duplicate(existing));
     }
+    let view = announcements::get_announcement(db, thread.announcement_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {}", thread.announcement_id)))?;
+    if view.announcement.retracted_at.is_some() {
+        return Ok(SubmitOutcome::NotForUs);
+    }
+    let event_time = s.created_at.min(now);
     // Replies after a consultation closed are kept but not counted.
-    let late = view.consultation.is_some() && !view.is_open(s.created_at.min(now));
-    let content = match s.network {
-        Network::Fediverse => markdown::sanitize(&s.content_html),
-        Network::Matrix => s.content_html,
+    let late = view.consultation.is_some() && !view.is_open(event_time);
+    let (content, plain) = match s.network {
+        Network::Fediverse => {
+            let html = markdown::sanitize(&s.content_html);
+            let plain = markdown::to_plain_text(&html);
+            (html, plain)
+        }
+        Network::Matrix => (s.content_html.clone(), s.content_html.clone()),
     };
+
+    let decision = if thread.appeal {
+        Decision {
+            outcome: Outcome::Hold,
+            rule_id: Some("appeal".into()),
+            rule_version: Some(1),
+            reason: Some("Bitte um Prüfung / Request for review".into()),
+        }
+    } else {
+        let hist = history(db, &s.author_id, &s.author_domain).await?;
+        let input = CommentInput {
+            text: &plain,
+            author_id: &s.author_id,
+            author_domain: &s.author_domain,
+            created_at: event_time,
+        };
+        let mut d = policy::evaluate(&app.policy(), &input, &hist, now);
+        if !s.privileged
+            && let Some(limited) =
+                app.policy
+                    .limits
+                    .check(&s.author_id, &s.author_domain, s.created_at, now)
+        {
+            d = d.stricter(limited);
+        }
+        d
+    };
+
     let txn = db.begin().await?;
     let inserted = comments::insert_comment(
         &txn,
         NewComment {
-            announcement_id,
-            parent_comment_id: parent,
+            announcement_id: thread.announcement_id,
+            parent_comment_id: thread.parent,
             network: s.network,
             origin_id: s.origin_id,
             origin_url: s.origin_url,
-            author_id: s.author_id,
+            author_id: s.author_id.clone(),
             author_name: s.author_name,
             author_domain: s.author_domain,
             content,
-            status: CommentStatus::Published,
+            status: status_of(decision.outcome),
             late,
-            rule_id: None,
-            rule_version: None,
-            reason: None,
-            created_at: s.created_at,
+            rule_id: decision.rule_id.clone(),
+            rule_version: decision.rule_version,
+            reason: decision.reason.clone(),
+            created_at: event_time,
         },
         now,
     )
     .await?;
-    let outcome = match inserted {
-        Inserted::New(c) => {
-            moderation::log_action(
-                &txn,
-                NewAction {
-                    comment_id: Some(c.id),
-                    action: "auto_publish".into(),
-                    actor: "policy".into(),
-                    rule_id: None,
-                    rule_version: None,
-                    reason: None,
-                },
-                now,
-            )
-            .await?;
-            tracing::info!(comment = c.id, announcement = announcement_id, network = ?c.network, late, "comment stored");
-            Outcome::Stored(c)
+    let c = match inserted {
+        Inserted::New(c) => c,
+        Inserted::Existing(c) => {
+            txn.rollback().await?;
+            return Ok(SubmitOutcome::Duplicate(c));
         }
-        Inserted::Existing(c) => Outcome::Duplicate(c),
     };
+    let action = match decision.outcome {
+        Outcome::Publish => "auto_publish",
+        Outcome::Hold => "auto_hold",
+        Outcome::Reject => "auto_reject",
+    };
+    moderation::log_action(
+        &txn,
+        NewAction {
+            comment_id: Some(c.id),
+            action: action.into(),
+            actor: "policy".into(),
+            rule_id: decision.rule_id.clone(),
+            rule_version: decision.rule_version,
+            reason: decision.reason.clone(),
+        },
+        now,
+    )
+    .await?;
+    // Tell the author why, privately, in a note they can answer to ask for a review.
+    let notify = match decision.outcome {
+        Outcome::Reject => app.config.policy.notify_on_reject,
+        Outcome::Hold => app.config.policy.notify_on_hold && !thread.appeal,
+        Outcome::Publish => false,
+    };
+    let mut queued = false;
+    if (notify || late) && c.network == Network::Fediverse {
+        let text = if notify {
+            format!(
+                "<p>Ihr Kommentar wurde {}: {}</p><p>Antworten Sie auf diese Nachricht, wenn Sie eine Prüfung durch die Moderation wünschen. / Reply to this message to ask for a review by a moderator.</p>",
+                if decision.outcome == Outcome::Reject {
+                    "nicht veröffentlicht"
+                } else {
+                    "zur Prüfung zurückgehalten"
+                },
+                apub::html_escape(decision.reason.as_deref().unwrap_or_default())
+            )
+        } else {
+            "<p>Die Beteiligung ist bereits beendet; Ihr Kommentar wird gespeichert, aber nicht mehr berücksichtigt. / This consultation has closed; your comment is kept but no longer counted.</p>".to_owned()
+        };
+        queued = notify_author(app, &txn, &c, &text, now).await?;
+    }
     txn.commit().await?;
-    Ok(outcome)
+    if queued {
+        app.wake_delivery();
+    }
+    tracing::info!(comment = c.id, announcement = c.announcement_id, network = ?c.network, outcome = ?decision.outcome, rule = ?decision.rule_id, late, "comment received");
+    Ok(SubmitOutcome::Stored(c))
 }
 
-/// An author's edit. Only the author may edit; returns the updated comment if there was one.
+/// Queues a private note to a fediverse author. False if we do not know their inbox.
+async fn notify_author<C: ConnectionTrait>(
+    app: &App,
+    db: &C,
+    c: &comment::Model,
+    html: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let Some(actor) = actors::remote_actor_by_ap_id(db, &c.author_id).await? else {
+        return Ok(false);
+    };
+    let urls = app.urls();
+    let handle = format!("@{}@{}", actor.username, actor.domain);
+    let note = apub::reply_note(
+        &urls,
+        &urls.notice(c.id),
+        &c.origin_id,
+        &Addressee {
+            actor: &actor.ap_id,
+            url: &actor.ap_id,
+            handle: &handle,
+        },
+        html,
+        false,
+        now,
+    );
+    let inbox = actor.inbox.clone();
+    enqueue_activity(
+        db,
+        &urls,
+        "Create",
+        Some(c.announcement_id),
+        &[inbox],
+        now,
+        |id| apub::create(&urls, id, note),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// A moderator's decision on one comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModAction {
+    Approve,
+    Reject,
+    Hide,
+}
+
+impl ModAction {
+    fn target(self) -> CommentStatus {
+        match self {
+            ModAction::Approve => CommentStatus::Published,
+            ModAction::Reject => CommentStatus::Rejected,
+            ModAction::Hide => CommentStatus::Hidden,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            ModAction::Approve => "approve",
+            ModAction::Reject => "reject",
+            ModAction::Hide => "hide",
+        }
+    }
+}
+
+/// Applies a moderator's decision and logs it; says clearly when it does not apply.
+pub async fn moderate(
+    app: &App,
+    comment_id: i64,
+    action: ModAction,
+    moderator: &str,
+    reason: Option<String>,
+) -> Result<comment::Model> {
+    let db = app.store.db();
+    let c = comments::get_comment(db, comment_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {comment_id}")))?;
+    let target = action.target();
+    if c.status == CommentStatus::Deleted {
+        return Err(Error::Invalid(format!(
+            "comment {comment_id} was deleted by its author"
+        )));
+    }
+    if c.status == target {
+        return Err(Error::Invalid(format!(
+            "comment {comment_id} is already {}",
+            target.as_str()
+        )));
+    }
+    let now = store::now();
+    let txn = db.begin().await?;
+    let keep_rule = (action != ModAction::Approve)
+        .then(|| c.rule_id.clone().zip(c.rule_version))
+        .flatten();
+    let updated =
+        comments::set_comment_status(&txn, comment_id, target, keep_rule, reason.clone(), now)
+            .await?;
+    moderation::log_action(
+        &txn,
+        NewAction {
+            comment_id: Some(comment_id),
+            action: action.name().into(),
+            actor: moderator.to_owned(),
+            rule_id: c.rule_id.clone(),
+            rule_version: c.rule_version,
+            reason,
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(
+        comment = comment_id,
+        action = action.name(),
+        "comment moderated"
+    );
+    Ok(updated)
+}
+
+/// The press office answers a comment: stored, and federated into the citizen's own thread
+/// as a public reply that mentions them.
+pub async fn answer(
+    app: &App,
+    comment_id: i64,
+    text: &str,
+    author: &str,
+) -> Result<official_answer::Model> {
+    if text.trim().is_empty() {
+        return Err(Error::Invalid("the answer is empty".into()));
+    }
+    let db = app.store.db();
+    let c = comments::get_comment(db, comment_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {comment_id}")))?;
+    if c.status == CommentStatus::Deleted {
+        return Err(Error::Invalid(format!(
+            "comment {comment_id} was deleted by its author"
+        )));
+    }
+    let now = store::now();
+    let urls = app.urls();
+    let html = markdown::to_html(text);
+    let txn = db.begin().await?;
+    let answer =
+        comments::insert_answer(&txn, comment_id, author, text.to_owned(), html.clone(), now)
+            .await?;
+    let mut queued = false;
+    if c.network == Network::Fediverse
+        && let Some(actor) = actors::remote_actor_by_ap_id(&txn, &c.author_id).await?
+    {
+        let handle = format!("@{}@{}", actor.username, actor.domain);
+        let note = apub::reply_note(
+            &urls,
+            &urls.answer(answer.id),
+            &c.origin_id,
+            &Addressee {
+                actor: &actor.ap_id,
+                url: &actor.ap_id,
+                handle: &handle,
+            },
+            &html,
+            true,
+            now,
+        );
+        let mut inboxes = actors::follower_inboxes(&txn).await?;
+        let theirs = actor.shared_inbox.clone().unwrap_or(actor.inbox.clone());
+        if !inboxes.contains(&theirs) {
+            inboxes.push(theirs);
+        }
+        enqueue_activity(
+            &txn,
+            &urls,
+            "Create",
+            Some(c.announcement_id),
+            &inboxes,
+            now,
+            |id| apub::create(&urls, id, note),
+        )
+        .await?;
+        queued = true;
+    }
+    moderation::log_action(
+        &txn,
+        NewAction {
+            comment_id: Some(comment_id),
+            action: "official_answer".into(),
+            actor: author.to_owned(),
+            rule_id: None,
+            rule_version: None,
+            reason: None,
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    if queued {
+        app.wake_delivery();
+    }
+    tracing::info!(
+        comment = comment_id,
+        answer = answer.id,
+        "official answer published"
+    );
+    Ok(answer)
+}
+
+/// An author's edit: the policy runs again on the new text.
 pub async fn edit_comment(
     app: &App,
     origin_id: &str,
@@ -140,13 +488,72 @@ pub async fn edit_comment(
     if c.author_id != author_id {
         return Err(Error::Invalid("only the author may edit a comment".into()));
     }
-    let content = match c.network {
-        Network::Fediverse => markdown::sanitize(content_html),
-        Network::Matrix => content_html.to_owned(),
+    let (content, plain) = match c.network {
+        Network::Fediverse => {
+            let html = markdown::sanitize(content_html);
+            let plain = markdown::to_plain_text(&html);
+            (html, plain)
+        }
+        Network::Matrix => (content_html.to_owned(), content_html.to_owned()),
     };
-    Ok(Some(
-        comments::update_comment_content(db, c.id, content, store::now()).await?,
-    ))
+    let now = store::now();
+    let mut hist = history(db, &c.author_id, &c.author_domain).await?;
+    // The comment's own earlier text is not a duplicate of itself.
+    if let Some(old) = &c.content {
+        let fp = policy::fingerprint(&markdown::to_plain_text(old));
+        hist.recent.retain(|r| *r != fp);
+    }
+    if c.status == CommentStatus::Published {
+        hist.published = hist.published.saturating_sub(1);
+    }
+    let decision = policy::evaluate(
+        &app.policy(),
+        &CommentInput {
+            text: &plain,
+            author_id: &c.author_id,
+            author_domain: &c.author_domain,
+            created_at: now,
+        },
+        &hist,
+        now,
+    );
+    let txn = db.begin().await?;
+    comments::update_comment_content(&txn, c.id, content, now).await?;
+    // A moderator's hide or approval stands; otherwise the new text gets a new decision.
+    let automatic = matches!(
+        c.status,
+        CommentStatus::Published | CommentStatus::Pending | CommentStatus::Rejected
+    );
+    let updated = if automatic && status_of(decision.outcome) != c.status {
+        let rule = decision.rule_id.clone().zip(decision.rule_version);
+        let updated = comments::set_comment_status(
+            &txn,
+            c.id,
+            status_of(decision.outcome),
+            rule,
+            decision.reason.clone(),
+            now,
+        )
+        .await?;
+        moderation::log_action(
+            &txn,
+            NewAction {
+                comment_id: Some(c.id),
+                action: format!("edit_{}", status_of(decision.outcome).as_str()),
+                actor: "policy".into(),
+                rule_id: decision.rule_id,
+                rule_version: decision.rule_version,
+                reason: decision.reason,
+            },
+            now,
+        )
+        .await?;
+        updated
+    } else {
+        comments::get_comment(&txn, c.id).await?.unwrap_or(c)
+    };
+    txn.commit().await?;
+    Ok(Some(updated))
 }
 
 /// The author deleted it: erase the text everywhere, keep that it existed.
@@ -179,4 +586,43 @@ pub async fn delete_comment(app: &App, origin_id: &str, author_id: &str) -> Resu
     txn.commit().await?;
     tracing::info!(comment = c.id, "comment erased at the author's request");
     Ok(true)
+}
+
+/// The ActivityPub Note of an official answer, for serving it under its id.
+pub async fn answer_note(app: &App, answer_id: i64) -> Result<serde_json::Value> {
+    let db = app.store.db();
+    let answer = comments::get_answer(db, answer_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("answer {answer_id}")))?;
+    let c = comments::get_comment(db, answer.comment_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {}", answer.comment_id)))?;
+    let urls = app.urls();
+    let actor = actors::remote_actor_by_ap_id(db, &c.author_id).await?;
+    let (actor_id, handle) = match &actor {
+        Some(a) => (a.ap_id.clone(), format!("@{}@{}", a.username, a.domain)),
+        None => (c.author_id.clone(), c.author_id.clone()),
+    };
+    let in_reply_to = match c.network {
+        Network::Fediverse => c.origin_id.clone(),
+        Network::Matrix => urls.announcement(c.announcement_id),
+    };
+    Ok(apub::with_context(apub::reply_note(
+        &urls,
+        &urls.answer(answer.id),
+        &in_reply_to,
+        &Addressee {
+            actor: &actor_id,
+            url: &actor_id,
+            handle: &handle,
+        },
+        &answer.body_html,
+        true,
+        answer.created_at,
+    )))
+}
+
+/// Comments for the CLI and the bot, oldest first.
+pub async fn list(app: &App, filter: &comments::CommentFilter) -> Result<Vec<comment::Model>> {
+    comments::list_comments(app.store.db(), filter).await
 }
