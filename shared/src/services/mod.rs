@@ -4,6 +4,7 @@
 pub mod announcements;
 pub mod comments;
 pub mod follows;
+pub mod moderation;
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
