@@ -134,6 +134,19 @@ async fn runtime_rules_blocks_rate_limits_and_moderation() {
         let hidden = comments::moderate(&app, approved.id, ModAction::Hide, "@mod:localhost", Some("off topic".into())).await.expect("hide");
         assert_eq!(hidden.status, CommentStatus::Hidden);
 
+        // After the consultation closed, replies are kept as late (not counted).
+        rathaus_shared::store::announcements::close_consultation(app.store.db(), view.announcement.id, Utc::now() - Duration::seconds(1))
+            .await
+            .expect("close");
+        match comments::submit_comment(&app, submission(20, "spaet", "late.example", "Noch eine Idee", &note)).await.expect("late") {
+            SubmitOutcome::Stored(c) => assert!(c.late, "a reply after closing is late"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            comments::list(&app, &Default::default()).await.expect("all").iter().filter(|c| c.late).count() == 1,
+            "only the reply after closing is late"
+        );
+
         let actions: Vec<String> = log::list_actions(app.store.db(), None, 100)
             .await
             .expect("log")
