@@ -1,8 +1,9 @@
 //! The Matrix bot: press office and moderators by chat command, citizens in threads.
 //!
-//! The bot is optional: it runs only when the configuration has a `[matrix]` section. The sync
-//! loop, the command parser and relaying arrive with the Matrix issue; until then this crate
-//! decides only whether the bot is configured, so `rathaus serve` can say so at start-up.
+//! The bot is optional: it runs only when the configuration has a `[matrix]` section.
+//! `commands` is the pure parser; the sync loop and relaying build on it.
+
+pub mod commands;
 
 use rathaus_shared::config::{Config, MatrixConfig};
 
