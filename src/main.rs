@@ -347,11 +347,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         backend = ?app.store.backend(),
         "rathaus is serving"
     );
-    if rathaus_bot::configured(&app.config).is_some() {
-        tracing::warn!("a [matrix] section is configured, but this build has no Matrix bot yet");
-    } else {
-        tracing::info!("no [matrix] section: running without the Matrix bot");
-    }
 
     let state = rathaus_federation::state(app.clone()).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -359,6 +354,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.clone(),
         stop_rx.clone(),
     ));
+    let bot = if rathaus_bot::configured(&app.config).is_some() {
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        Some(tokio::spawn(async move {
+            if let Err(e) = rathaus_bot::run(app, stop).await {
+                tracing::error!(error = %e, "the Matrix bot stopped; HTTP and federation keep running");
+            }
+        }))
+    } else {
+        tracing::info!("no [matrix] section: running without the Matrix bot");
+        None
+    };
     let mut http_stop = stop_rx.clone();
     let mut http = tokio::spawn(rathaus_federation::serve(listener, state, async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
@@ -380,6 +386,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             let _ = stop_tx.send(true);
             joined.context("HTTP server task")??;
         }
+    }
+    if let Some(bot) = bot {
+        let _ = tokio::time::timeout(grace, bot).await;
     }
     // In-flight deliveries finish; anything unfinished stays in the queue (its lease expires).
     if tokio::time::timeout(grace, worker).await.is_err() {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+pub mod matrix;
 pub mod sink;
 
 /// Path of the `rathaus` binary next to this test executable.

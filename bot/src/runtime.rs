@@ -1,0 +1,753 @@
+//! The bot at run time: log in (session and E2EE keys kept in a store under the data dir), join
+//! the configured rooms, and handle messages: commands in the press and moderation rooms,
+//! citizens' thread replies in the public rooms. Every handled event is claimed in the Rathaus
+//! store first, so a command runs once even though the SDK saves its sync token before the
+//! handlers run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use matrix_sdk::Client;
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::event_handler::Ctx;
+use matrix_sdk::room::Room;
+use matrix_sdk::ruma::events::room::message::{
+    AddMentions, ForwardThread, MessageType, OriginalSyncRoomMessageEvent, Relation,
+    ReplyWithinThread, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, RoomOrAliasId, UserId};
+use matrix_sdk::store::{RoomLoadSettings, StateStoreDataKey};
+use rathaus_shared::App;
+use rathaus_shared::config::MatrixConfig;
+use rathaus_shared::entities::{BlockKind, CommentStatus, Network, RuleAction};
+use rathaus_shared::policy::{RuleKind, RuleSpec};
+use rathaus_shared::services::announcements::{self, Announce};
+use rathaus_shared::services::comments::{self, ModAction, Submission, SubmitOutcome};
+use rathaus_shared::services::moderation;
+use rathaus_shared::store::comments::CommentFilter;
+use rathaus_shared::store::{self, matrix as processed, state};
+use secrecy_shim::expose;
+use tokio::sync::watch;
+
+use crate::commands::{self, Command, Role};
+
+/// Errors of the bot crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("matrix: {0}")]
+    Matrix(#[from] matrix_sdk::Error),
+    #[error("matrix client: {0}")]
+    Build(#[from] matrix_sdk::ClientBuildError),
+    #[error(transparent)]
+    Shared(#[from] rathaus_shared::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+mod secrecy_shim {
+    use secrecy::ExposeSecret;
+    /// Reads a configured secret where the SDK needs it as text.
+    pub fn expose(s: &secrecy::SecretString) -> &str {
+        s.expose_secret()
+    }
+}
+
+/// The rooms by role, resolved to ids.
+#[derive(Debug, Clone)]
+struct Rooms {
+    press: Vec<OwnedRoomId>,
+    moderation: Option<OwnedRoomId>,
+    public: Vec<OwnedRoomId>,
+}
+
+#[derive(Debug, Clone)]
+struct BotCtx {
+    app: App,
+    config: Arc<MatrixConfig>,
+    rooms: Arc<Rooms>,
+    me: OwnedUserId,
+}
+
+fn store_dir(app: &App) -> PathBuf {
+    app.config.data_dir.join("matrix")
+}
+
+async fn login(app: &App, config: &MatrixConfig) -> Result<Client, Error> {
+    let dir = store_dir(app);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Other(format!("matrix store {}: {e}", dir.display())))?;
+    let session_file = dir.join("session.json");
+    let client = Client::builder()
+        .homeserver_url(config.homeserver_url.as_str())
+        .sqlite_store(dir.join("store"), None)
+        .respect_login_well_known(false)
+        .build()
+        .await?;
+    if let Ok(text) = std::fs::read_to_string(&session_file) {
+        let session: MatrixSession =
+            serde_json::from_str(&text).map_err(|e| Error::Other(format!("session file: {e}")))?;
+        client
+            .matrix_auth()
+            .restore_session(session, RoomLoadSettings::default())
+            .await?;
+        tracing::info!("matrix session restored");
+        return Ok(client);
+    }
+    let password = config
+        .password
+        .as_ref()
+        .ok_or_else(|| Error::Other("matrix.password is needed for the first login".into()))?;
+    client
+        .matrix_auth()
+        .login_username(&config.user_id, expose(password))
+        .initial_device_display_name(&config.device_name)
+        .await?;
+    let session = client
+        .matrix_auth()
+        .session()
+        .ok_or_else(|| Error::Other("no session after login".into()))?;
+    let text = serde_json::to_string(&session).map_err(|e| Error::Other(e.to_string()))?;
+    write_private(&session_file, &text)?;
+    tracing::info!("matrix login done; session stored");
+    Ok(client)
+}
+
+/// Writes a file only its owner can read (it holds the access token).
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+}
+
+async fn join(client: &Client, id: &str) -> Result<OwnedRoomId, Error> {
+    let target =
+        <&RoomOrAliasId>::try_from(id).map_err(|e| Error::Other(format!("room `{id}`: {e}")))?;
+    let room = client.join_room_by_id_or_alias(target, &[]).await?;
+    Ok(room.room_id().to_owned())
+}
+
+/// Runs the bot until `shutdown` turns true.
+pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+    let Some(config) = app.config.matrix.clone() else {
+        return Ok(());
+    };
+    let client = login(&app, &config).await?;
+    let fresh = client
+        .state_store()
+        .get_kv_data(StateStoreDataKey::SyncToken)
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?
+        .is_none();
+    if fresh {
+        // First start: take in the rooms' current state, never their history, as commands.
+        client.sync_once(SyncSettings::default()).await?;
+    }
+    let mut rooms = Rooms {
+        press: Vec::new(),
+        moderation: None,
+        public: Vec::new(),
+    };
+    for id in &config.press_rooms {
+        rooms.press.push(join(&client, id).await?);
+    }
+    if let Some(id) = &config.moderation_room {
+        rooms.moderation = Some(join(&client, id).await?);
+    }
+    for id in &config.public_rooms {
+        rooms.public.push(join(&client, id).await?);
+    }
+    let me = client
+        .user_id()
+        .ok_or_else(|| Error::Other("not logged in".into()))?
+        .to_owned();
+    client.add_event_handler_context(BotCtx {
+        app: app.clone(),
+        config: Arc::new(config),
+        rooms: Arc::new(rooms),
+        me,
+    });
+    client.add_event_handler(on_message);
+    tracing::info!("matrix bot running");
+    tokio::select! {
+        result = client.sync(SyncSettings::default()) => result?,
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
+    tracing::info!("matrix bot stopped");
+    Ok(())
+}
+
+async fn on_message(ev: OriginalSyncRoomMessageEvent, room: Room, ctx: Ctx<BotCtx>) {
+    let ctx = ctx.0;
+    if ev.sender == ctx.me {
+        return;
+    }
+    // Edits of messages are not new commands or comments.
+    if matches!(ev.content.relates_to, Some(Relation::Replacement(_))) {
+        return;
+    }
+    let MessageType::Text(text) = &ev.content.msgtype else {
+        return;
+    };
+    let body = text.body.clone();
+    let room_id = room.room_id().to_owned();
+    let is_press = ctx.rooms.press.contains(&room_id);
+    let is_moderation = ctx.rooms.moderation.as_ref() == Some(&room_id);
+    let result = if (is_press || is_moderation) && body.trim_start().starts_with('!') {
+        on_command(&ctx, &room, &ev, &body, is_press, is_moderation).await
+    } else if ctx.rooms.public.contains(&room_id) {
+        on_citizen_message(&ctx, &room, &ev, &body).await
+    } else {
+        Ok(())
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, room = %room_id, "handling a matrix message failed");
+    }
+}
+
+/// The roles a sender holds in a room: from the configuration and from power level ≥ 50.
+async fn roles_of(
+    ctx: &BotCtx,
+    room: &Room,
+    sender: &UserId,
+    is_press: bool,
+    is_moderation: bool,
+) -> Vec<Role> {
+    let mut roles = Vec::new();
+    let sender_str = sender.as_str();
+    if ctx.config.press_officers.iter().any(|u| u == sender_str) {
+        roles.push(Role::PressOffice);
+    }
+    if ctx.config.moderators.iter().any(|u| u == sender_str) {
+        roles.push(Role::Moderator);
+    }
+    let powerful = match room.get_user_power_level(sender).await {
+        Ok(matrix_sdk::ruma::events::room::power_levels::UserPowerLevel::Infinite) => true,
+        Ok(matrix_sdk::ruma::events::room::power_levels::UserPowerLevel::Int(level)) => {
+            i64::from(level) >= 50
+        }
+        Ok(_) | Err(_) => false,
+    };
+    if powerful && is_press && !roles.contains(&Role::PressOffice) {
+        roles.push(Role::PressOffice);
+    }
+    if powerful && is_moderation && !roles.contains(&Role::Moderator) {
+        roles.push(Role::Moderator);
+    }
+    roles
+}
+
+async fn reply(
+    room: &Room,
+    ev: &OriginalSyncRoomMessageEvent,
+    markdown: &str,
+) -> Result<(), Error> {
+    let html = rathaus_shared::markdown::to_html(markdown);
+    let content = RoomMessageEventContent::notice_html(markdown, html);
+    let content = if matches!(ev.content.relates_to, Some(Relation::Thread(_))) {
+        content.make_for_thread(ev, ReplyWithinThread::Yes, AddMentions::Yes)
+    } else {
+        content.make_reply_to(ev, ForwardThread::No, AddMentions::Yes)
+    };
+    room.send(content).await?;
+    Ok(())
+}
+
+async fn on_command(
+    ctx: &BotCtx,
+    room: &Room,
+    ev: &OriginalSyncRoomMessageEvent,
+    body: &str,
+    is_press: bool,
+    is_moderation: bool,
+) -> Result<(), Error> {
+    let db = ctx.app.store.db();
+    // Claimed before acting: a crash after this point loses at most this one command,
+    // and a redelivered event is never executed twice.
+    if !processed::claim_event(
+        db,
+        ev.event_id.as_str(),
+        room.room_id().as_str(),
+        store::now(),
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let answer = match commands::parse(body) {
+        Ok(None) => return Ok(()),
+        Err(e) => e.message,
+        Ok(Some(command)) => {
+            let roles = roles_of(ctx, room, &ev.sender, is_press, is_moderation).await;
+            let needed = command.role();
+            let right_room = match needed {
+                Role::Everyone => true,
+                Role::PressOffice => is_press,
+                Role::Moderator => is_moderation,
+            };
+            if !right_room {
+                "Dieser Befehl gehört in den Presse- bzw. Moderationsraum. / This command belongs in the press or moderation room.".to_owned()
+            } else if needed != Role::Everyone && !roles.contains(&needed) {
+                tracing::info!(command = ?needed, "command refused: missing role");
+                "Entschuldigung, diesen Befehl dürfen Sie hier nicht nutzen. / Sorry, you may not use this command here.".to_owned()
+            } else {
+                match execute(ctx, room, ev, command, &roles).await {
+                    Ok(text) => text,
+                    Err(e) => match e {
+                        Error::Shared(
+                            rathaus_shared::Error::Invalid(m) | rathaus_shared::Error::NotFound(m),
+                        ) => {
+                            format!("Das ging nicht: {m}")
+                        }
+                        other => {
+                            tracing::error!(error = %other, "command failed");
+                            "Ein interner Fehler ist aufgetreten; bitte später erneut versuchen. / An internal error occurred.".to_owned()
+                        }
+                    },
+                }
+            }
+        }
+    };
+    reply(room, ev, &answer).await
+}
+
+fn status_word(status: CommentStatus) -> &'static str {
+    match status {
+        CommentStatus::Pending => "zurückgehalten",
+        CommentStatus::Published => "veröffentlicht",
+        CommentStatus::Rejected => "abgelehnt",
+        CommentStatus::Hidden => "verborgen",
+        CommentStatus::Deleted => "gelöscht",
+    }
+}
+
+async fn execute(
+    ctx: &BotCtx,
+    room: &Room,
+    ev: &OriginalSyncRoomMessageEvent,
+    command: Command,
+    roles: &[Role],
+) -> Result<String, Error> {
+    let app = &ctx.app;
+    let urls = app.urls();
+    let sender = ev.sender.as_str();
+    Ok(match command {
+        Command::Help => commands::help(roles),
+        Command::Announce { text } => {
+            let view = announcements::announce(
+                app,
+                Announce {
+                    text,
+                    author: sender.into(),
+                    ..Announce::default()
+                },
+            )
+            .await?;
+            relay_announcement(ctx, room, &view).await;
+            format!(
+                "Bekanntmachung {} veröffentlicht: {}",
+                view.announcement.id,
+                urls.announcement(view.announcement.id)
+            )
+        }
+        Command::Consult {
+            title,
+            closes,
+            text,
+        } => {
+            let view = announcements::announce(
+                app,
+                Announce {
+                    title: Some(title),
+                    text,
+                    closes_at: Some(closes),
+                    author: sender.into(),
+                    ..Announce::default()
+                },
+            )
+            .await?;
+            relay_announcement(ctx, room, &view).await;
+            format!(
+                "Beteiligung {} gestartet, offen bis {}: {}",
+                view.announcement.id,
+                closes.format("%d.%m.%Y %H:%M UTC"),
+                urls.announcement(view.announcement.id)
+            )
+        }
+        Command::Correct { id, text } => {
+            announcements::correct(app, id, text).await?;
+            format!("Bekanntmachung {id} korrigiert.")
+        }
+        Command::Retract { id } => {
+            announcements::retract(app, id).await?;
+            format!("Bekanntmachung {id} zurückgezogen.")
+        }
+        Command::Close { id } => {
+            rathaus_shared::store::announcements::close_consultation(
+                app.store.db(),
+                id,
+                store::now(),
+            )
+            .await?;
+            format!("Beteiligung {id} beendet.")
+        }
+        Command::Answer { comment, text } => {
+            let answer = comments::answer(app, comment, &text, sender).await?;
+            format!(
+                "Antwort {} auf Kommentar {comment} veröffentlicht.",
+                answer.id
+            )
+        }
+        Command::List => {
+            let rows =
+                rathaus_shared::store::announcements::list_announcements(app.store.db(), 0, 10)
+                    .await?;
+            if rows.is_empty() {
+                "Noch keine Bekanntmachungen.".to_owned()
+            } else {
+                rows.iter()
+                    .map(|a| {
+                        format!(
+                            "• {} {:?} {}{}",
+                            a.id,
+                            a.kind,
+                            a.title.clone().unwrap_or_else(|| {
+                                rathaus_shared::markdown::to_plain_text(&a.body_html)
+                                    .chars()
+                                    .take(60)
+                                    .collect()
+                            }),
+                            if a.retracted_at.is_some() {
+                                " (zurückgezogen)"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+        Command::Queue => {
+            let held = comments::list(
+                app,
+                &CommentFilter {
+                    status: Some(CommentStatus::Pending),
+                    limit: Some(20),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            if held.is_empty() {
+                "Keine zurückgehaltenen Kommentare. / The queue is empty.".to_owned()
+            } else {
+                held.iter()
+                    .map(|c| {
+                        format!(
+                            "• {} — {} ({:?}, {}): „{}“ — Regel {}: {}",
+                            c.id,
+                            c.author_name.as_deref().unwrap_or(&c.author_id),
+                            c.network,
+                            c.author_domain,
+                            c.content
+                                .as_deref()
+                                .map(rathaus_shared::markdown::to_plain_text)
+                                .unwrap_or_default(),
+                            c.rule_id.as_deref().unwrap_or("-"),
+                            c.reason.as_deref().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+        Command::Approve { comment } => {
+            let c = comments::moderate(app, comment, ModAction::Approve, sender, None).await?;
+            format!("Kommentar {} {}.", c.id, status_word(c.status))
+        }
+        Command::Reject { comment, reason } => {
+            let c = comments::moderate(app, comment, ModAction::Reject, sender, reason).await?;
+            format!("Kommentar {} {}.", c.id, status_word(c.status))
+        }
+        Command::Hide { comment, reason } => {
+            let c = comments::moderate(app, comment, ModAction::Hide, sender, reason).await?;
+            format!("Kommentar {} {}.", c.id, status_word(c.status))
+        }
+        Command::Block { target, reason } => {
+            let kind = block_kind(&target);
+            moderation::block(app, kind, &target, reason, sender).await?;
+            format!("{target} gesperrt.")
+        }
+        Command::Unblock { target } => {
+            if moderation::unblock(app, block_kind(&target), &target, sender).await? {
+                format!("Sperre für {target} aufgehoben.")
+            } else {
+                format!("{target} war nicht gesperrt.")
+            }
+        }
+        Command::Rules => app
+            .policy()
+            .rules()
+            .iter()
+            .map(|r| {
+                format!(
+                    "• {} v{} ({:?}, {:?}): {}",
+                    r.id, r.version, r.kind, r.action, r.reason
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Command::RuleAdd {
+            id,
+            kind,
+            action,
+            values,
+            reason,
+        } => {
+            let is_regex = kind == "regex";
+            let spec = RuleSpec {
+                id,
+                version: 1,
+                kind: if is_regex {
+                    RuleKind::Regex
+                } else {
+                    RuleKind::Words
+                },
+                action: if action == "reject" {
+                    RuleAction::Reject
+                } else {
+                    RuleAction::Hold
+                },
+                reason,
+                words: if is_regex { Vec::new() } else { values.clone() },
+                whole_word: true,
+                patterns: if is_regex { values } else { Vec::new() },
+                max: None,
+                ratio: None,
+                min_letters: None,
+            };
+            let row = moderation::add_rule(app, spec, sender).await?;
+            format!(
+                "Regel {} Version {} gilt ab sofort.",
+                row.rule_key, row.version
+            )
+        }
+        Command::RuleRemove { id } => {
+            moderation::remove_rule(app, &id, sender).await?;
+            format!("Regel {id} entfernt.")
+        }
+        Command::Stats { id } => {
+            let rows = comments::list(
+                app,
+                &CommentFilter {
+                    announcement_id: id,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            let count = |s: CommentStatus| rows.iter().filter(|c| c.status == s).count();
+            let by_network = |n: Network| rows.iter().filter(|c| c.network == n).count();
+            format!(
+                "{} Kommentare: {} veröffentlicht, {} zurückgehalten, {} abgelehnt, {} verborgen, {} gelöscht; Fediverse {}, Matrix {}; {} nach Schluss.",
+                rows.len(),
+                count(CommentStatus::Published),
+                count(CommentStatus::Pending),
+                count(CommentStatus::Rejected),
+                count(CommentStatus::Hidden),
+                count(CommentStatus::Deleted),
+                by_network(Network::Fediverse),
+                by_network(Network::Matrix),
+                rows.iter().filter(|c| c.late).count()
+            )
+        }
+        Command::Log { comment } => {
+            let rows = rathaus_shared::store::moderation::list_actions(app.store.db(), comment, 15)
+                .await?;
+            if rows.is_empty() {
+                "Das Protokoll ist leer.".to_owned()
+            } else {
+                rows.iter()
+                    .map(|a| {
+                        format!(
+                            "• {} {} {} durch {}{}{}",
+                            a.created_at.format("%d.%m. %H:%M"),
+                            a.comment_id.map(|c| format!("#{c}")).unwrap_or_default(),
+                            a.action,
+                            a.actor,
+                            a.rule_id
+                                .as_deref()
+                                .map(|r| format!(", Regel {r}"))
+                                .unwrap_or_default(),
+                            a.reason
+                                .as_deref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+    })
+}
+
+fn block_kind(target: &str) -> BlockKind {
+    if target.starts_with('@') || target.starts_with("http://") || target.starts_with("https://") {
+        BlockKind::User
+    } else {
+        BlockKind::Domain
+    }
+}
+
+fn relay_key(room: &str, event: &str) -> String {
+    format!("matrix.relay.{room}.{event}")
+}
+
+/// Posts an announcement into every public room and remembers which event stands for it, so
+/// citizens' thread replies there become comments on it.
+async fn relay_announcement(
+    ctx: &BotCtx,
+    origin: &Room,
+    view: &rathaus_shared::store::announcements::AnnouncementView,
+) {
+    let a = &view.announcement;
+    let urls = ctx.app.urls();
+    let mut html = String::new();
+    if let Some(title) = &a.title {
+        html.push_str(&format!(
+            "<p><strong>{}</strong></p>",
+            rathaus_shared::apub::html_escape(title)
+        ));
+    }
+    html.push_str(&a.body_html);
+    if let Some(c) = &view.consultation {
+        html.push_str(&format!(
+            "<p>Beteiligung bis {} — antworten Sie im Thread. / Reply in the thread.</p>",
+            c.closes_at.format("%d.%m.%Y %H:%M UTC")
+        ));
+    }
+    html.push_str(&format!(
+        "<p><a href=\"{0}\">{0}</a></p>",
+        urls.announcement(a.id)
+    ));
+    let plain = rathaus_shared::markdown::to_plain_text(&html);
+    let client = origin.client();
+    for room_id in &ctx.rooms.public {
+        let Some(room) = client.get_room(room_id) else {
+            continue;
+        };
+        match room
+            .send(RoomMessageEventContent::text_html(
+                plain.clone(),
+                html.clone(),
+            ))
+            .await
+        {
+            Ok(sent) => {
+                let key = relay_key(room_id.as_str(), sent.response.event_id.as_str());
+                if let Err(e) =
+                    state::set(ctx.app.store.db(), &key, &a.id.to_string(), store::now()).await
+                {
+                    tracing::error!(error = %e, "remembering a relayed announcement failed");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, room = %room_id, "relaying an announcement failed")
+            }
+        }
+    }
+}
+
+/// A citizen's reply (in a thread, or a rich reply) to a relayed announcement is a comment.
+async fn on_citizen_message(
+    ctx: &BotCtx,
+    room: &Room,
+    ev: &OriginalSyncRoomMessageEvent,
+    body: &str,
+) -> Result<(), Error> {
+    let root = match &ev.content.relates_to {
+        Some(Relation::Thread(thread)) => thread.event_id.clone(),
+        Some(Relation::Reply(reply)) => reply.in_reply_to.event_id.clone(),
+        _ => return Ok(()),
+    };
+    let db = ctx.app.store.db();
+    let Some(announcement) =
+        state::get(db, &relay_key(room.room_id().as_str(), root.as_str())).await?
+    else {
+        return Ok(());
+    };
+    let Ok(announcement) = announcement.parse::<i64>() else {
+        return Ok(());
+    };
+    if !processed::claim_event(
+        db,
+        ev.event_id.as_str(),
+        room.room_id().as_str(),
+        store::now(),
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let name = room
+        .get_member_no_sync(&ev.sender)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|m| m.display_name().map(str::to_owned));
+    let created = Utc
+        .timestamp_millis_opt(i64::from(ev.origin_server_ts.get()))
+        .single()
+        .unwrap_or_else(store::now);
+    let outcome = comments::submit_comment(
+        &ctx.app,
+        Submission {
+            network: Network::Matrix,
+            origin_id: ev.event_id.to_string(),
+            origin_url: Some(format!(
+                "https://matrix.to/#/{}/{}",
+                room.room_id(),
+                ev.event_id
+            )),
+            in_reply_to: ctx.app.urls().announcement(announcement),
+            author_id: ev.sender.to_string(),
+            author_name: name,
+            author_domain: ev.sender.server_name().to_string(),
+            content_html: body.to_owned(),
+            created_at: created,
+            privileged: ctx
+                .config
+                .press_officers
+                .iter()
+                .chain(&ctx.config.moderators)
+                .any(|u| u == ev.sender.as_str()),
+        },
+    )
+    .await?;
+    if let SubmitOutcome::Stored(c) = outcome {
+        let note = match c.status {
+            CommentStatus::Pending => Some(format!(
+                "Ihr Kommentar wird geprüft: {}",
+                c.reason.as_deref().unwrap_or("")
+            )),
+            CommentStatus::Rejected => Some(format!(
+                "Ihr Kommentar wurde nicht veröffentlicht: {}",
+                c.reason.as_deref().unwrap_or("")
+            )),
+            _ => None,
+        };
+        if let Some(note) = note {
+            reply(room, ev, &note).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! A real Synapse (started by `scripts/synapse.sh`) and a minimal client-server API client
+//! for the test users, so tests act as people in rooms would.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+/// A running throw-away homeserver; stopped and deleted on drop.
+#[derive(Debug)]
+pub struct Synapse {
+    pub port: u16,
+    dir: PathBuf,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/synapse.sh")
+}
+
+impl Synapse {
+    /// Starts one in `dir` on a free port (installs Synapse into its venv the first time).
+    pub fn start(dir: &Path) -> Result<Self> {
+        let port = crate::free_port();
+        let data = dir.join("synapse");
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("up")
+            .env("RATHAUS_SYNAPSE_PORT", port.to_string())
+            .env("RATHAUS_SYNAPSE_DIR", &data)
+            .output()
+            .context("run scripts/synapse.sh up")?;
+        if !out.status.success() {
+            bail!(
+                "synapse.sh up failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(Self { port, dir: data })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Logs a test user in (password `<name>-password`).
+    pub async fn login(&self, user: &str) -> Result<MatrixUser> {
+        let http = reqwest::Client::new();
+        let res: Value = http
+            .post(format!("{}/_matrix/client/v3/login", self.url()))
+            .json(&json!({
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": user},
+                "password": format!("{user}-password"),
+            }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = res["access_token"]
+            .as_str()
+            .context("login failed")?
+            .to_owned();
+        Ok(MatrixUser {
+            base: self.url(),
+            token,
+            user_id: format!("@{user}:localhost"),
+            http,
+            txn: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+}
+
+impl Drop for Synapse {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("down")
+            .env("RATHAUS_SYNAPSE_PORT", self.port.to_string())
+            .env("RATHAUS_SYNAPSE_DIR", &self.dir)
+            .output();
+    }
+}
+
+/// One logged-in test user.
+#[derive(Debug)]
+pub struct MatrixUser {
+    base: String,
+    token: String,
+    pub user_id: String,
+    http: reqwest::Client,
+    txn: std::sync::atomic::AtomicU64,
+}
+
+impl MatrixUser {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/_matrix/client/v3{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        let text = res.text().await?;
+        if !status.is_success() {
+            bail!("{path}: {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// Creates a room (public or private) and invites `invite`.
+    pub async fn create_room(&self, name: &str, public: bool, invite: &[&str]) -> Result<String> {
+        let res = self
+            .call(
+                reqwest::Method::POST,
+                "/createRoom",
+                Some(json!({
+                    "name": name,
+                    "preset": if public { "public_chat" } else { "private_chat" },
+                    "invite": invite,
+                })),
+            )
+            .await?;
+        Ok(res["room_id"].as_str().context("room id")?.to_owned())
+    }
+
+    pub async fn join(&self, room: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/join/{}", urlencode(room)),
+            Some(json!({})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn send(&self, room: &str, content: Value) -> Result<String> {
+        let txn = self.txn.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let res = self
+            .call(
+                reqwest::Method::PUT,
+                &format!(
+                    "/rooms/{}/send/m.room.message/t{txn}-{}",
+                    urlencode(room),
+                    std::process::id()
+                ),
+                Some(content),
+            )
+            .await?;
+        Ok(res["event_id"].as_str().context("event id")?.to_owned())
+    }
+
+    pub async fn say(&self, room: &str, body: &str) -> Result<String> {
+        self.send(room, json!({"msgtype": "m.text", "body": body}))
+            .await
+    }
+
+    /// Replies in the thread of `root`.
+    pub async fn say_in_thread(&self, room: &str, root: &str, body: &str) -> Result<String> {
+        self.send(
+            room,
+            json!({
+                "msgtype": "m.text",
+                "body": body,
+                "m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": true,
+                                  "m.in_reply_to": {"event_id": root}},
+            }),
+        )
+        .await
+    }
+
+    /// The room's latest message events, oldest first.
+    pub async fn messages(&self, room: &str) -> Result<Vec<Value>> {
+        let res = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/rooms/{}/messages?dir=b&limit=200", urlencode(room)),
+                None,
+            )
+            .await?;
+        let mut events: Vec<Value> = res["chunk"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .collect();
+        events.reverse();
+        Ok(events)
+    }
+
+    /// Messages from `sender` whose body contains `needle`.
+    pub async fn find(&self, room: &str, sender: &str, needle: &str) -> Vec<Value> {
+        self.messages(room)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| {
+                e["sender"] == sender
+                    && e["content"]["body"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(needle)
+            })
+            .collect()
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('!', "%21")
+        .replace(':', "%3A")
+        .replace('#', "%23")
+}

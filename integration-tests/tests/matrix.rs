@@ -1,0 +1,237 @@
+//! The Matrix bot against a real Synapse: press office commands, refusal of unauthorised
+//! users, helpful replies to malformed commands, citizens' thread replies as comments, and a
+//! restart that neither loses nor repeats a command.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use rathaus_integration_tests::matrix::Synapse;
+use rathaus_integration_tests::{Rathaus, eventually};
+use rathaus_shared::Store;
+use rathaus_shared::entities::{CommentStatus, Network};
+use rathaus_shared::store::{announcements, comments};
+
+const WAIT: Duration = Duration::from_secs(45);
+const BOT: &str = "@rathaus:localhost";
+
+async fn announcement_count(rathaus: &Rathaus) -> u64 {
+    let store = Store::connect(&rathaus.sqlite_url(), 1)
+        .await
+        .expect("store");
+    let n = announcements::count_announcements(store.db())
+        .await
+        .expect("count");
+    store.close().await.expect("close");
+    n
+}
+
+#[tokio::test]
+async fn press_office_commands_citizen_replies_and_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let synapse = Synapse::start(dir.path()).expect("synapse");
+    let presse = synapse.login("presse").await.expect("presse");
+    let moderation = synapse.login("moderation").await.expect("moderation");
+    let buergerin = synapse.login("buergerin").await.expect("buergerin");
+
+    let press_room = presse
+        .create_room("Pressestelle", false, &[BOT, &buergerin.user_id])
+        .await
+        .expect("press room");
+    let mod_room = moderation
+        .create_room("Moderation", false, &[BOT])
+        .await
+        .expect("mod room");
+    let public_room = presse
+        .create_room("Rathaus öffentlich", true, &[BOT])
+        .await
+        .expect("public room");
+    buergerin
+        .join(&press_room)
+        .await
+        .expect("citizen joins press room");
+    buergerin
+        .join(&public_room)
+        .await
+        .expect("citizen joins public room");
+
+    let config = dir.path().join("rathaus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[matrix]\nhomeserver_url = \"{}\"\nuser_id = \"{BOT}\"\npassword = \"rathaus-password\"\n\
+             press_rooms = [\"{press_room}\"]\nmoderation_room = \"{mod_room}\"\npublic_rooms = [\"{public_room}\"]\n",
+            synapse.url()
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("path").to_owned();
+    let mut rathaus =
+        Rathaus::start(dir.path(), &["--config", &config, "serve"], &[]).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    eventually(WAIT, "the bot to run", || async {
+        rathaus.log().contains("matrix bot running").then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
+    // The press office announces; the bot confirms in the thread and relays to the public room.
+    presse
+        .say(
+            &press_room,
+            "!bekanntmachung Die Bürgersprechstunde ist am **Freitag**.",
+        )
+        .await
+        .expect("say");
+    eventually(WAIT, "the confirmation", || async {
+        presse
+            .find(&press_room, BOT, "Bekanntmachung 1 veröffentlicht")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let relayed = eventually(WAIT, "the announcement in the public room", || async {
+        buergerin
+            .find(&public_room, BOT, "Bürgersprechstunde")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .expect("relayed");
+    assert!(
+        relayed["content"]["formatted_body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<strong>Freitag</strong>"),
+        "{relayed}"
+    );
+    let notice = presse.find(&press_room, BOT, "Bekanntmachung 1").await;
+    assert_eq!(notice[0]["content"]["msgtype"], "m.notice");
+
+    // An unauthorised user is refused politely and nothing changes.
+    buergerin
+        .say(&press_room, "!bekanntmachung Gefälschte Meldung")
+        .await
+        .expect("say");
+    eventually(WAIT, "the refusal", || async {
+        buergerin
+            .find(&press_room, BOT, "dürfen Sie hier nicht")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .expect("refused");
+    assert_eq!(announcement_count(&rathaus).await, 1);
+
+    // A malformed command gets a reply that says what was wrong and how to write it.
+    presse
+        .say(&press_room, "!korrigieren drei Text")
+        .await
+        .expect("say");
+    eventually(WAIT, "the correction hint", || async {
+        presse
+            .find(&press_room, BOT, "„drei“ ist keine ID")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .expect("hint");
+    // Moderator commands belong to the moderation room; !hilfe lists what the sender may use.
+    moderation.say(&mod_room, "!hilfe").await.expect("say");
+    let help = eventually(WAIT, "help", || async {
+        moderation
+            .find(&mod_room, BOT, "!warteschlange")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .expect("help");
+    assert!(
+        !help["content"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("!bekanntmachung TEXT"),
+        "{help}"
+    );
+
+    // A citizen's thread reply becomes a comment from the Matrix network.
+    let root = relayed["event_id"].as_str().expect("event id").to_owned();
+    let reply_id = buergerin
+        .say_in_thread(&public_room, &root, "Ich komme gern vorbei!")
+        .await
+        .expect("reply");
+    let store = Store::connect(&rathaus.sqlite_url(), 1)
+        .await
+        .expect("store");
+    let comment = eventually(WAIT, "the comment", || async {
+        comments::comment_by_origin(store.db(), &reply_id)
+            .await
+            .ok()
+            .flatten()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    assert_eq!(
+        (comment.network, comment.status),
+        (Network::Matrix, CommentStatus::Published)
+    );
+    assert_eq!(comment.author_id, buergerin.user_id);
+    assert_eq!(comment.announcement_id, 1);
+    store.close().await.expect("close");
+
+    // Restart: a command sent while the bot is down runs once after it comes back, and no
+    // earlier command runs again.
+    rathaus.signal(Signal::SIGTERM).expect("stop");
+    assert!(
+        rathaus
+            .wait_exit(Duration::from_secs(20))
+            .await
+            .expect("exit")
+            .success()
+    );
+    presse
+        .say(
+            &press_room,
+            "!bekanntmachung Zweite Meldung, gesendet während der Pause.",
+        )
+        .await
+        .expect("say");
+    let mut again =
+        Rathaus::start(dir.path(), &["--config", &config, "serve"], &[]).expect("restart");
+    again.wait_ready().await.expect("ready again");
+    eventually(WAIT, "the command sent while down", || async {
+        presse
+            .find(&press_room, BOT, "Bekanntmachung 2 veröffentlicht")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", again.log()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(announcement_count(&again).await, 2, "nothing ran twice");
+    assert_eq!(
+        presse
+            .find(&press_room, BOT, "Bekanntmachung 2 veröffentlicht")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        presse
+            .find(&press_room, BOT, "Bekanntmachung 1 veröffentlicht")
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        again.log().contains("matrix session restored"),
+        "{}",
+        again.log()
+    );
+}
