@@ -182,18 +182,22 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) -> Result<(), Er
         .user_id()
         .ok_or_else(|| Error::Other("not logged in".into()))?
         .to_owned();
-    client.add_event_handler_context(BotCtx {
+    let ctx = BotCtx {
         app: app.clone(),
         config: Arc::new(config),
         rooms: Arc::new(rooms),
         me,
-    });
+    };
+    client.add_event_handler_context(ctx.clone());
     client.add_event_handler(on_message);
+    client.add_event_handler(on_reaction);
+    let follower = tokio::spawn(follow_log(client.clone(), ctx, shutdown.clone()));
     tracing::info!("matrix bot running");
     tokio::select! {
         result = client.sync(SyncSettings::default()) => result?,
         _ = shutdown.wait_for(|stop| *stop) => {}
     }
+    follower.abort();
     tracing::info!("matrix bot stopped");
     Ok(())
 }
@@ -620,6 +624,248 @@ fn block_kind(target: &str) -> BlockKind {
     }
 }
 
+fn announcement_key(id: i64, room: &str) -> String {
+    format!("matrix.announcement.{id}.{room}")
+}
+
+fn comment_relay_key(comment: i64, room: &str) -> String {
+    format!("matrix.comment.{comment}.{room}")
+}
+
+fn notice_key(event: &str) -> String {
+    format!("matrix.notice.{event}")
+}
+
+const LOG_CURSOR: &str = "matrix.log_cursor";
+
+/// Follows the moderation log: tells moderators about held comments, relays published
+/// fediverse comments and official answers into the announcement's Matrix thread, and removes
+/// relayed messages when a comment is hidden or deleted. The cursor is saved after each entry,
+/// so nothing is skipped across restarts (an entry may be handled twice after a crash).
+async fn follow_log(client: Client, ctx: BotCtx, mut shutdown: watch::Receiver<bool>) {
+    let db = ctx.app.store.db();
+    let mut cursor = match state::get(db, LOG_CURSOR).await {
+        Ok(Some(c)) => c.parse().unwrap_or(0),
+        // First start: only what happens from now on.
+        _ => rathaus_shared::store::moderation::last_action_id(db)
+            .await
+            .unwrap_or(0),
+    };
+    loop {
+        match rathaus_shared::store::moderation::actions_after(db, cursor, 50).await {
+            Ok(actions) => {
+                for action in actions {
+                    if let Err(e) = on_log_entry(&client, &ctx, &action).await {
+                        tracing::error!(error = %e, entry = action.id, "relaying a moderation step failed");
+                    }
+                    cursor = action.id;
+                    let _ = state::set(db, LOG_CURSOR, &cursor.to_string(), store::now()).await;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading the moderation log failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+async fn on_log_entry(
+    client: &Client,
+    ctx: &BotCtx,
+    action: &rathaus_shared::entities::moderation_action::Model,
+) -> Result<(), Error> {
+    let Some(comment_id) = action.comment_id else {
+        return Ok(());
+    };
+    let db = ctx.app.store.db();
+    let Some(c) = rathaus_shared::store::comments::get_comment(db, comment_id).await? else {
+        return Ok(());
+    };
+    let text = c
+        .content
+        .as_deref()
+        .map(rathaus_shared::markdown::to_plain_text)
+        .unwrap_or_default();
+    let name = c.author_name.clone().unwrap_or_else(|| c.author_id.clone());
+    match action.action.as_str() {
+        "auto_hold" => {
+            let Some(room_id) = &ctx.rooms.moderation else {
+                return Ok(());
+            };
+            let Some(room) = client.get_room(room_id) else {
+                return Ok(());
+            };
+            let body = format!(
+                "Zurückgehalten: Kommentar {} von {} ({}, {:?}) zu Bekanntmachung {}:
+„{}“
+Regel {}: {}
+✅ freigeben · ❌ ablehnen (als Reaktion) — oder !freigeben {} / !ablehnen {}",
+                c.id,
+                name,
+                c.author_id,
+                c.network,
+                c.announcement_id,
+                text,
+                c.rule_id.as_deref().unwrap_or("-"),
+                c.reason.as_deref().unwrap_or(""),
+                c.id,
+                c.id
+            );
+            let sent = room
+                .send(RoomMessageEventContent::notice_plain(body))
+                .await?;
+            state::set(
+                db,
+                &notice_key(sent.response.event_id.as_str()),
+                &c.id.to_string(),
+                store::now(),
+            )
+            .await?;
+        }
+        "auto_publish" | "approve"
+            if c.network == Network::Fediverse && c.status == CommentStatus::Published =>
+        {
+            let handle =
+                match rathaus_shared::store::actors::remote_actor_by_ap_id(db, &c.author_id).await?
+                {
+                    Some(a) => format!("@{}@{}", a.username, a.domain),
+                    None => c.author_id.clone(),
+                };
+            let plain = format!("{name} ({handle}): {text}");
+            let html = format!(
+                "<strong>{}</strong> ({}): {}",
+                rathaus_shared::apub::html_escape(&name),
+                rathaus_shared::apub::html_escape(&handle),
+                c.content.clone().unwrap_or_default()
+            );
+            relay_into_threads(client, ctx, &c, plain, html, true).await?;
+        }
+        "official_answer" => {
+            let answers = rathaus_shared::store::comments::answers_for_comment(db, c.id).await?;
+            let Some(answer) = answers.last() else {
+                return Ok(());
+            };
+            let plain = format!(
+                "Offizielle Antwort an {name}: {}",
+                rathaus_shared::markdown::to_plain_text(&answer.body_html)
+            );
+            let html = format!(
+                "<strong>Offizielle Antwort</strong> an {}: {}",
+                rathaus_shared::apub::html_escape(&name),
+                answer.body_html
+            );
+            relay_into_threads(client, ctx, &c, plain, html, false).await?;
+        }
+        "hide" | "author_delete" => {
+            for room_id in &ctx.rooms.public {
+                let Some(room) = client.get_room(room_id) else {
+                    continue;
+                };
+                let relayed = state::get(db, &comment_relay_key(c.id, room_id.as_str())).await?;
+                let own = (c.network == Network::Matrix && action.action == "hide")
+                    .then(|| c.origin_id.clone());
+                for event in relayed.into_iter().chain(own) {
+                    if let Ok(event_id) = <&matrix_sdk::ruma::EventId>::try_from(event.as_str())
+                        && let Err(e) = room.redact(event_id, Some("Moderation"), None).await
+                    {
+                        tracing::warn!(error = %e, "removing a relayed comment failed (the bot may lack the power level)");
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Posts into the thread of the comment's announcement in every public room.
+async fn relay_into_threads(
+    client: &Client,
+    ctx: &BotCtx,
+    c: &rathaus_shared::entities::comment::Model,
+    plain: String,
+    html: String,
+    remember: bool,
+) -> Result<(), Error> {
+    let db = ctx.app.store.db();
+    for room_id in &ctx.rooms.public {
+        let Some(root) =
+            state::get(db, &announcement_key(c.announcement_id, room_id.as_str())).await?
+        else {
+            tracing::warn!(announcement = c.announcement_id, room = %room_id, "the announcement was not relayed to this room; nothing to reply to");
+            continue;
+        };
+        let Some(room) = client.get_room(room_id) else {
+            continue;
+        };
+        let Ok(root) = matrix_sdk::ruma::OwnedEventId::try_from(root) else {
+            continue;
+        };
+        let mut content = RoomMessageEventContent::text_html(plain.clone(), html.clone());
+        content.relates_to = Some(Relation::Thread(
+            matrix_sdk::ruma::events::relation::Thread::plain(root.clone(), root),
+        ));
+        let sent = room.send(content).await?;
+        if remember {
+            state::set(
+                db,
+                &comment_relay_key(c.id, room_id.as_str()),
+                sent.response.event_id.as_str(),
+                store::now(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// ✅ or ❌ by a moderator on a notice about a held comment approves or rejects it.
+async fn on_reaction(
+    ev: matrix_sdk::ruma::events::reaction::OriginalSyncReactionEvent,
+    room: Room,
+    ctx: Ctx<BotCtx>,
+) {
+    let ctx = ctx.0;
+    if ev.sender == ctx.me || ctx.rooms.moderation.as_deref() != Some(room.room_id()) {
+        return;
+    }
+    let action = match ev.content.relates_to.key.trim_end_matches('\u{fe0f}') {
+        "✅" | "✔" | "👍" => ModAction::Approve,
+        "❌" | "👎" => ModAction::Reject,
+        _ => return,
+    };
+    let result = async {
+        let db = ctx.app.store.db();
+        let Some(comment) = state::get(db, &notice_key(ev.content.relates_to.event_id.as_str())).await? else {
+            return Ok::<_, Error>(None);
+        };
+        if !processed::claim_event(db, ev.event_id.as_str(), room.room_id().as_str(), store::now()).await? {
+            return Ok(None);
+        }
+        let roles = roles_of(&ctx, &room, &ev.sender, false, true).await;
+        if !roles.contains(&Role::Moderator) {
+            return Ok(Some("Entschuldigung, nur die Moderation kann so entscheiden. / Only moderators can decide this.".to_owned()));
+        }
+        let Ok(comment) = comment.parse::<i64>() else { return Ok(None) };
+        Ok(Some(match comments::moderate(&ctx.app, comment, action, ev.sender.as_str(), None).await {
+            Ok(c) => format!("Kommentar {} {} (Reaktion von {}).", c.id, status_word(c.status), ev.sender),
+            Err(e) => format!("Das ging nicht: {e}"),
+        }))
+    }
+    .await;
+    match result {
+        Ok(Some(text)) => {
+            if let Err(e) = room.send(RoomMessageEventContent::notice_plain(text)).await {
+                tracing::error!(error = %e, "answering a reaction failed");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "handling a reaction failed"),
+    }
+}
+
 fn relay_key(room: &str, event: &str) -> String {
     format!("matrix.relay.{room}.{event}")
 }
@@ -665,10 +911,15 @@ async fn relay_announcement(
             .await
         {
             Ok(sent) => {
-                let key = relay_key(room_id.as_str(), sent.response.event_id.as_str());
-                if let Err(e) =
-                    state::set(ctx.app.store.db(), &key, &a.id.to_string(), store::now()).await
-                {
+                let db = ctx.app.store.db();
+                let event = sent.response.event_id.to_string();
+                let key = relay_key(room_id.as_str(), &event);
+                let back = announcement_key(a.id, room_id.as_str());
+                let saved = async {
+                    state::set(db, &key, &a.id.to_string(), store::now()).await?;
+                    state::set(db, &back, &event, store::now()).await
+                };
+                if let Err(e) = saved.await {
                     tracing::error!(error = %e, "remembering a relayed announcement failed");
                 }
             }

@@ -177,6 +177,19 @@ impl MatrixUser {
         .await
     }
 
+    /// Reacts to an event with `key` (an emoji).
+    pub async fn react(&self, room: &str, event: &str, key: &str) -> Result<String> {
+        let txn = self.txn.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let res = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/rooms/{}/send/m.reaction/r{txn}-{}", urlencode(room), std::process::id()),
+                Some(json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": event, "key": key}})),
+            )
+            .await?;
+        Ok(res["event_id"].as_str().context("event id")?.to_owned())
+    }
+
     /// The room's latest message events, oldest first.
     pub async fn messages(&self, room: &str) -> Result<Vec<Value>> {
         let res = self

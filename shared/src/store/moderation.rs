@@ -57,3 +57,27 @@ pub async fn list_actions<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// Log entries after `after_id`, oldest first: the bot follows the log to tell moderators
+/// about held comments and to relay what was published.
+pub async fn actions_after<C: ConnectionTrait>(
+    db: &C,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<moderation_action::Model>> {
+    Ok(moderation_action::Entity::find()
+        .filter(moderation_action::Column::Id.gt(after_id))
+        .order_by_asc(moderation_action::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The newest log entry's id (0 when empty).
+pub async fn last_action_id<C: ConnectionTrait>(db: &C) -> Result<i64> {
+    Ok(moderation_action::Entity::find()
+        .order_by_desc(moderation_action::Column::Id)
+        .one(db)
+        .await?
+        .map_or(0, |a| a.id))
+}

@@ -1,0 +1,255 @@
+//! The whole loop in one test, with real peers on both sides: a press officer opens a
+//! consultation in Matrix → it appears in the public room and reaches a Fedify follower → the
+//! follower and a Matrix citizen reply, both replies are held by the policy and announced in
+//! the moderation room → a moderator approves one by command and the other by ✅ reaction →
+//! both are published, the fediverse one relayed into the Matrix thread → the press office's
+//! `!antworten` reaches the fediverse citizen as a reply that mentions them.
+
+use std::time::Duration;
+
+use rathaus_integration_tests::matrix::Synapse;
+use rathaus_integration_tests::{FedifyPeer, Rathaus, eventually};
+use rathaus_shared::Store;
+use rathaus_shared::entities::CommentStatus;
+use rathaus_shared::store::comments;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(45);
+const BOT: &str = "@rathaus:localhost";
+
+#[tokio::test]
+async fn consultation_from_matrix_to_the_fediverse_and_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let synapse = Synapse::start(dir.path()).expect("synapse");
+    let presse = synapse.login("presse").await.expect("presse");
+    let moderation = synapse.login("moderation").await.expect("moderation");
+    let buergerin = synapse.login("buergerin").await.expect("buergerin");
+    let press_room = presse
+        .create_room("Pressestelle", false, &[BOT])
+        .await
+        .expect("press");
+    let mod_room = moderation
+        .create_room("Moderation", false, &[BOT])
+        .await
+        .expect("mod");
+    let public_room = presse
+        .create_room("Rathaus", true, &[BOT])
+        .await
+        .expect("public");
+    buergerin.join(&public_room).await.expect("join public");
+
+    let config = dir.path().join("rathaus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[matrix]\nhomeserver_url = \"{}\"\nuser_id = \"{BOT}\"\npassword = \"rathaus-password\"\n\
+             press_rooms = [\"{press_room}\"]\nmoderation_room = \"{mod_room}\"\npublic_rooms = [\"{public_room}\"]\n",
+            synapse.url()
+        ),
+    )
+    .expect("config");
+    let mut rathaus = Rathaus::start(
+        dir.path(),
+        &["--config", config.to_str().expect("path"), "serve"],
+        &[],
+    )
+    .expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    eventually(WAIT, "the bot", || async {
+        rathaus.log().contains("matrix bot running").then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
+    // A fediverse follower on an independent implementation.
+    let peer = FedifyPeer::start("carla", dir.path())
+        .await
+        .expect("fedify");
+    let our_actor = rathaus.public("/users/rathaus");
+    peer.post("/_test/follow", json!({ "actor": our_actor }))
+        .await
+        .expect("follow");
+    eventually(WAIT, "the follow", || async {
+        (peer.get("/_test/following").await.ok()?[&our_actor] == "accepted").then_some(())
+    })
+    .await
+    .expect("accepted");
+
+    // The press office opens a consultation by chat command.
+    presse
+        .say(&press_room, "!beteiligung Spielplatz am Stadtpark --bis 2099-12-31 Was wünschen Sie sich für den Spielplatz?")
+        .await
+        .expect("consult");
+    let relayed = eventually(WAIT, "the consultation in the public room", || async {
+        buergerin
+            .find(&public_room, BOT, "Spielplatz")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let note_id = rathaus.public("/announcements/1");
+    eventually(WAIT, "the consultation at the follower", || async {
+        peer.received("Create")
+            .await
+            .into_iter()
+            .find(|a| a["json"]["object"]["id"] == note_id.as_str())
+    })
+    .await
+    .expect("delivered");
+
+    // Both citizens reply; both replies break the personal-data rule and are held.
+    let fedi = peer
+        .post("/_test/reply", json!({ "inReplyTo": note_id, "to": our_actor, "content": "<p>Eine Seilbahn! Rückfragen: 0171 1234567</p>", "mention": true }))
+        .await
+        .expect("fediverse reply");
+    let fedi_note = fedi["noteId"].as_str().expect("note").to_owned();
+    let root = relayed["event_id"].as_str().expect("root").to_owned();
+    let matrix_event = buergerin
+        .say_in_thread(
+            &public_room,
+            &root,
+            "Mehr Sandkästen bitte. Schreibt mir: b.sommer@example.org",
+        )
+        .await
+        .expect("matrix reply");
+    let fedi_notice = eventually(WAIT, "the notice about the fediverse reply", || async {
+        moderation
+            .find(&mod_room, BOT, "Seilbahn")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let matrix_notice = eventually(WAIT, "the notice about the Matrix reply", || async {
+        moderation
+            .find(&mod_room, BOT, "Sandkästen")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .expect("matrix notice");
+    let notice_text = matrix_notice["content"]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        notice_text.contains("persoenliche-daten") && notice_text.contains(&buergerin.user_id),
+        "{notice_text}"
+    );
+
+    let store = Store::connect(&rathaus.sqlite_url(), 1)
+        .await
+        .expect("store");
+    let fedi_comment = comments::comment_by_origin(store.db(), &fedi_note)
+        .await
+        .expect("q")
+        .expect("stored");
+    let matrix_comment = comments::comment_by_origin(store.db(), &matrix_event)
+        .await
+        .expect("q")
+        .expect("stored");
+    assert_eq!(
+        (fedi_comment.status, matrix_comment.status),
+        (CommentStatus::Pending, CommentStatus::Pending)
+    );
+    assert!(
+        fedi_notice["content"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("Kommentar {}", fedi_comment.id))
+    );
+
+    // One is approved by command, the other by a ✅ reaction on its notice.
+    moderation
+        .say(&mod_room, &format!("!freigeben {}", fedi_comment.id))
+        .await
+        .expect("approve");
+    moderation
+        .react(
+            &mod_room,
+            matrix_notice["event_id"].as_str().expect("notice id"),
+            "✅",
+        )
+        .await
+        .expect("react");
+    eventually(WAIT, "both published", || async {
+        let a = comments::get_comment(store.db(), fedi_comment.id)
+            .await
+            .ok()??;
+        let b = comments::get_comment(store.db(), matrix_comment.id)
+            .await
+            .ok()??;
+        (a.status == CommentStatus::Published && b.status == CommentStatus::Published).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
+    // The fediverse comment is relayed into the consultation's Matrix thread.
+    let relayed_comment = eventually(WAIT, "the relayed fediverse comment", || async {
+        buergerin
+            .find(&public_room, BOT, "Seilbahn")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    assert_eq!(
+        relayed_comment["content"]["m.relates_to"]["rel_type"],
+        "m.thread"
+    );
+    assert_eq!(
+        relayed_comment["content"]["m.relates_to"]["event_id"],
+        root.as_str()
+    );
+    assert!(
+        relayed_comment["content"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("@carla@localhost:{}", peer.port))
+    );
+
+    // The official answer reaches the fediverse citizen as a reply that mentions them.
+    presse
+        .say(
+            &press_room,
+            &format!(
+                "!antworten {} Danke! Eine Seilbahn prüfen wir gern.",
+                fedi_comment.id
+            ),
+        )
+        .await
+        .expect("answer");
+    let answer = eventually(WAIT, "the official answer at the follower", || async {
+        peer.received("Create")
+            .await
+            .into_iter()
+            .find(|a| a["json"]["object"]["inReplyTo"] == fedi_note.as_str())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let tags = &answer["json"]["object"]["tag"];
+    let mentions: Vec<&Value> = match tags {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    assert!(
+        mentions.iter().any(|t| t["href"] == peer.actor().as_str()),
+        "{answer}"
+    );
+    // And into the Matrix thread, marked as official.
+    eventually(WAIT, "the answer in the Matrix thread", || async {
+        buergerin
+            .find(&public_room, BOT, "Offizielle Antwort")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+    .expect("answer relayed");
+    store.close().await.expect("close");
+}
