@@ -191,6 +191,8 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) -> Result<(), Er
     client.add_event_handler_context(ctx.clone());
     client.add_event_handler(on_message);
     client.add_event_handler(on_reaction);
+    client.add_event_handler(on_redaction);
+    client.add_event_handler(on_invite);
     let follower = tokio::spawn(follow_log(client.clone(), ctx, shutdown.clone()));
     tracing::info!("matrix bot running");
     tokio::select! {
@@ -204,11 +206,28 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) -> Result<(), Er
 
 async fn on_message(ev: OriginalSyncRoomMessageEvent, room: Room, ctx: Ctx<BotCtx>) {
     let ctx = ctx.0;
+    tracing::debug!(event = %ev.event_id, "matrix message");
     if ev.sender == ctx.me {
         return;
     }
-    // Edits of messages are not new commands or comments.
-    if matches!(ev.content.relates_to, Some(Relation::Replacement(_))) {
+    // Edits are never new commands; an edited comment is evaluated again.
+    if let Some(Relation::Replacement(replacement)) = &ev.content.relates_to {
+        if ctx.rooms.public.contains(&room.room_id().to_owned())
+            && let MessageType::Text(text) = &replacement.new_content.msgtype
+        {
+            match comments::edit_comment(
+                &ctx.app,
+                replacement.event_id.as_str(),
+                ev.sender.as_str(),
+                &text.body,
+            )
+            .await
+            {
+                Ok(Some(c)) => tracing::info!(comment = c.id, "comment edited"),
+                Ok(None) => tracing::debug!("an edit of a message that is no comment"),
+                Err(e) => tracing::warn!(error = %e, "applying an edit to a comment failed"),
+            }
+        }
         return;
     }
     let MessageType::Text(text) = &ev.content.msgtype else {
@@ -819,6 +838,74 @@ async fn relay_into_threads(
         }
     }
     Ok(())
+}
+
+/// A redaction in a public room: by the author it erases the comment; by anyone else
+/// (a room moderator) it hides it.
+async fn on_redaction(
+    ev: matrix_sdk::ruma::events::room::redaction::OriginalSyncRoomRedactionEvent,
+    room: Room,
+    ctx: Ctx<BotCtx>,
+) {
+    let ctx = ctx.0;
+    if ev.sender == ctx.me || !ctx.rooms.public.contains(&room.room_id().to_owned()) {
+        return;
+    }
+    let Some(target) = ev.redacts.clone().or_else(|| ev.content.redacts.clone()) else {
+        return;
+    };
+    let db = ctx.app.store.db();
+    let Ok(Some(c)) = rathaus_shared::store::comments::comment_by_origin(db, target.as_str()).await
+    else {
+        return;
+    };
+    let result = if c.author_id == ev.sender.as_str() {
+        comments::delete_comment(&ctx.app, target.as_str(), ev.sender.as_str())
+            .await
+            .map(|_| ())
+    } else {
+        comments::moderate(
+            &ctx.app,
+            c.id,
+            ModAction::Hide,
+            ev.sender.as_str(),
+            Some("in Matrix entfernt / redacted in Matrix".into()),
+        )
+        .await
+        .map(|_| ())
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, comment = c.id, "applying a redaction failed");
+    }
+}
+
+/// Invitations from press officers and moderators are accepted; others are declined.
+async fn on_invite(
+    ev: matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent,
+    room: Room,
+    ctx: Ctx<BotCtx>,
+) {
+    let ctx = ctx.0;
+    if ev.state_key != ctx.me
+        || ev.content.membership != matrix_sdk::ruma::events::room::member::MembershipState::Invite
+    {
+        return;
+    }
+    let allowed = ctx
+        .config
+        .press_officers
+        .iter()
+        .chain(&ctx.config.moderators)
+        .any(|u| u == ev.sender.as_str());
+    let result = if allowed {
+        room.join().await
+    } else {
+        room.leave().await
+    };
+    match result {
+        Ok(()) => tracing::info!(room = %room.room_id(), accepted = allowed, "invitation handled"),
+        Err(e) => tracing::warn!(error = %e, "handling an invitation failed"),
+    }
 }
 
 /// ✅ or ❌ by a moderator on a notice about a held comment approves or rejects it.

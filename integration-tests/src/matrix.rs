@@ -177,6 +177,37 @@ impl MatrixUser {
         .await
     }
 
+    /// Edits one of this user's messages (`m.replace`).
+    pub async fn edit(&self, room: &str, event: &str, body: &str) -> Result<String> {
+        self.send(
+            room,
+            json!({
+                "msgtype": "m.text",
+                "body": format!("* {body}"),
+                "m.new_content": {"msgtype": "m.text", "body": body},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": event},
+            }),
+        )
+        .await
+    }
+
+    /// Redacts an event.
+    pub async fn redact(&self, room: &str, event: &str) -> Result<()> {
+        let txn = self.txn.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.call(
+            reqwest::Method::PUT,
+            &format!(
+                "/rooms/{}/redact/{}/x{txn}-{}",
+                urlencode(room),
+                event.replace('$', "%24"),
+                std::process::id()
+            ),
+            Some(json!({})),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Reacts to an event with `key` (an emoji).
     pub async fn react(&self, room: &str, event: &str, key: &str) -> Result<String> {
         let txn = self.txn.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -182,6 +182,41 @@ async fn press_office_commands_citizen_replies_and_restart() {
     );
     assert_eq!(comment.author_id, buergerin.user_id);
     assert_eq!(comment.announcement_id, 1);
+    // The citizen edits it (the policy runs again), then deletes it (the text is erased).
+    buergerin
+        .edit(
+            &public_room,
+            &reply_id,
+            "Ich komme gern vorbei, mit Fragen zum Radweg!",
+        )
+        .await
+        .expect("edit");
+    eventually(WAIT, "the edit", || async {
+        let c = comments::comment_by_origin(store.db(), &reply_id)
+            .await
+            .ok()
+            .flatten()?;
+        c.content
+            .as_deref()
+            .is_some_and(|t| t.contains("Radweg"))
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    buergerin
+        .redact(&public_room, &reply_id)
+        .await
+        .expect("redact");
+    let erased = eventually(WAIT, "the erasure", || async {
+        let c = comments::comment_by_origin(store.db(), &reply_id)
+            .await
+            .ok()
+            .flatten()?;
+        (c.status == CommentStatus::Deleted).then_some(c)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    assert_eq!(erased.content, None);
     store.close().await.expect("close");
 
     // Restart: a command sent while the bot is down runs once after it comes back, and no
