@@ -48,6 +48,16 @@ enum Command {
         #[command(subcommand)]
         action: CommentsCommand,
     },
+    /// Write the Open Data export of a consultation (pseudonymised) as JSON or CSV files.
+    Export {
+        id: i64,
+        /// json or csv.
+        #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+        format: String,
+        /// Folder for the files.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Publish an announcement to all followers (or correct or retract one).
     #[command(group = clap::ArgGroup::new("mode").args(["correct", "retract"]).multiple(false))]
     Announce {
@@ -144,6 +154,7 @@ fn main() -> ExitCode {
             Command::Migrate { status } => migrate(config, status).await,
             Command::CheckConfig => check_config(&config),
             Command::Comments { action } => comments(config, action).await,
+            Command::Export { id, format, out } => export(config, id, &format, &out).await,
             Command::Announce {
                 text,
                 title,
@@ -202,6 +213,45 @@ async fn migrate(config: Config, status: bool) -> anyhow::Result<()> {
         println!("pending  {name}");
     }
     store.close().await?;
+    Ok(())
+}
+
+async fn export(
+    config: Config,
+    id: i64,
+    format: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let app = App::open(config).await?;
+    let export = rathaus_shared::services::export::consultation(&app, id).await?;
+    std::fs::create_dir_all(out).with_context(|| format!("--out {}", out.display()))?;
+    let files: Vec<(String, Vec<u8>)> = if format == "json" {
+        vec![(
+            format!("consultation-{id}.json"),
+            serde_json::to_vec_pretty(&export.json)?,
+        )]
+    } else {
+        vec![
+            (
+                format!("consultation-{id}-comments.csv"),
+                export.comments_csv.into_bytes(),
+            ),
+            (
+                format!("consultation-{id}-answers.csv"),
+                export.answers_csv.into_bytes(),
+            ),
+            (
+                format!("consultation-{id}-moderation.csv"),
+                export.moderation_csv.into_bytes(),
+            ),
+        ]
+    };
+    for (name, data) in files {
+        let path = out.join(name);
+        std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    app.store.close().await?;
     Ok(())
 }
 

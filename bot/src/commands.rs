@@ -75,6 +75,9 @@ pub enum Command {
     Log {
         comment: Option<i64>,
     },
+    Export {
+        id: i64,
+    },
 }
 
 /// One command's names, role and help.
@@ -195,6 +198,12 @@ pub const SPECS: &[Spec] = &[
         role: Role::Moderator,
         usage: "!protokoll [KOMMENTAR-ID]",
         help: "Zeigt das Moderationsprotokoll. / Shows the moderation log.",
+    },
+    Spec {
+        names: &["exportieren", "export"],
+        role: Role::Moderator,
+        usage: "!exportieren ID",
+        help: "Lädt den Open-Data-Export einer Beteiligung (JSON und CSV, pseudonymisiert) in den Raum. / Uploads the consultation's export.",
     },
 ];
 
@@ -469,6 +478,9 @@ pub fn parse(body: &str) -> Result<Option<Command>, ParseError> {
                 .map(|_| id_arg(spec, split_word(rest).0))
                 .transpose()?,
         },
+        "exportieren" => Command::Export {
+            id: id_arg(spec, split_word(rest).0)?,
+        },
         "protokoll" => Command::Log {
             comment: split_word(rest)
                 .0
@@ -506,6 +518,7 @@ impl Command {
             Command::RuleAdd { .. } | Command::RuleRemove { .. } => "regel",
             Command::Stats { .. } => "statistik",
             Command::Log { .. } => "protokoll",
+            Command::Export { .. } => "exportieren",
         };
         spec(name).map_or(Role::PressOffice, |s| s.role)
     }
@@ -714,6 +727,8 @@ mod tests {
         assert_eq!(ok("!stats 2"), Command::Stats { id: Some(2) });
         assert_eq!(ok("!protokoll"), Command::Log { comment: None });
         assert_eq!(ok("!log 12"), Command::Log { comment: Some(12) });
+        assert_eq!(ok("!exportieren 2"), Command::Export { id: 2 });
+        assert_eq!(ok("!export 2"), Command::Export { id: 2 });
     }
 
     #[test]

@@ -604,6 +604,40 @@ async fn execute(
                 rows.iter().filter(|c| c.late).count()
             )
         }
+        Command::Export { id } => {
+            let export = rathaus_shared::services::export::consultation(app, id).await?;
+            let json =
+                serde_json::to_vec_pretty(&export.json).map_err(|e| Error::Other(e.to_string()))?;
+            let files = [
+                (
+                    format!("beteiligung-{id}.json"),
+                    mime::APPLICATION_JSON,
+                    json,
+                ),
+                (
+                    format!("beteiligung-{id}-kommentare.csv"),
+                    mime::TEXT_CSV_UTF_8,
+                    export.comments_csv.into_bytes(),
+                ),
+                (
+                    format!("beteiligung-{id}-moderation.csv"),
+                    mime::TEXT_CSV_UTF_8,
+                    export.moderation_csv.into_bytes(),
+                ),
+            ];
+            for (name, mime, data) in files {
+                room.send_attachment(
+                    name,
+                    &mime,
+                    data,
+                    matrix_sdk::attachment::AttachmentConfig::new(),
+                )
+                .await?;
+            }
+            format!(
+                "Export der Beteiligung {id} hochgeladen (JSON und CSV, Autorinnen und Autoren pseudonymisiert)."
+            )
+        }
         Command::Log { comment } => {
             let rows = rathaus_shared::store::moderation::list_actions(app.store.db(), comment, 15)
                 .await?;

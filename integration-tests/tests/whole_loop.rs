@@ -251,5 +251,31 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
     })
     .await
     .expect("answer relayed");
+
+    // The moderation room can fetch the Open Data export as files.
+    moderation
+        .say(&mod_room, "!exportieren 1")
+        .await
+        .expect("export");
+    let files = eventually(WAIT, "the uploaded export", || async {
+        let files: Vec<Value> = moderation
+            .messages(&mod_room)
+            .await
+            .ok()?
+            .into_iter()
+            .filter(|e| e["sender"] == BOT && e["content"]["msgtype"] == "m.file")
+            .collect();
+        (files.len() == 3).then_some(files)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let names: Vec<&str> = files
+        .iter()
+        .filter_map(|f| f["content"]["body"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"beteiligung-1.json") && names.contains(&"beteiligung-1-kommentare.csv"),
+        "{names:?}"
+    );
     store.close().await.expect("close");
 }
