@@ -141,11 +141,40 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<(), Error> {
         .map_err(|e| Error::Other(format!("{}: {e}", path.display())))
 }
 
-async fn join(client: &Client, id: &str) -> Result<OwnedRoomId, Error> {
+async fn join(app: &App, client: &Client, id: &str) -> Result<OwnedRoomId, Error> {
     let target =
         <&RoomOrAliasId>::try_from(id).map_err(|e| Error::Other(format!("room `{id}`: {e}")))?;
     let room = client.join_room_by_id_or_alias(target, &[]).await?;
+    remember_join(app, room.room_id().as_str()).await?;
     Ok(room.room_id().to_owned())
+}
+
+fn joined_key(room: &str) -> String {
+    format!("matrix.joined.{room}")
+}
+
+/// Remembers when we first joined a room: anything older there is history, never a command.
+async fn remember_join(app: &App, room: &str) -> Result<(), Error> {
+    let db = app.store.db();
+    if state::get(db, &joined_key(room)).await?.is_none() {
+        let now = store::now();
+        state::set(
+            db,
+            &joined_key(room),
+            &now.timestamp_millis().to_string(),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// True if the event was sent before we joined its room (history handed to a new member).
+async fn before_join(app: &App, room: &str, origin_ms: u64) -> bool {
+    match state::get(app.store.db(), &joined_key(room)).await {
+        Ok(Some(ms)) => ms.parse::<u64>().is_ok_and(|joined| origin_ms < joined),
+        _ => false,
+    }
 }
 
 /// Runs the bot until `shutdown` turns true.
@@ -170,13 +199,13 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) -> Result<(), Er
         public: Vec::new(),
     };
     for id in &config.press_rooms {
-        rooms.press.push(join(&client, id).await?);
+        rooms.press.push(join(&app, &client, id).await?);
     }
     if let Some(id) = &config.moderation_room {
-        rooms.moderation = Some(join(&client, id).await?);
+        rooms.moderation = Some(join(&app, &client, id).await?);
     }
     for id in &config.public_rooms {
-        rooms.public.push(join(&client, id).await?);
+        rooms.public.push(join(&app, &client, id).await?);
     }
     let me = client
         .user_id()
@@ -235,6 +264,15 @@ async fn on_message(ev: OriginalSyncRoomMessageEvent, room: Room, ctx: Ctx<BotCt
     };
     let body = text.body.clone();
     let room_id = room.room_id().to_owned();
+    if before_join(
+        &ctx.app,
+        room_id.as_str(),
+        u64::from(ev.origin_server_ts.get()),
+    )
+    .await
+    {
+        return;
+    }
     let is_press = ctx.rooms.press.contains(&room_id);
     let is_moderation = ctx.rooms.moderation.as_ref() == Some(&room_id);
     let result = if (is_press || is_moderation) && body.trim_start().starts_with('!') {
@@ -932,7 +970,13 @@ async fn on_invite(
         .chain(&ctx.config.moderators)
         .any(|u| u == ev.sender.as_str());
     let result = if allowed {
-        room.join().await
+        let joined = room.join().await;
+        if joined.is_ok()
+            && let Err(e) = remember_join(&ctx.app, room.room_id().as_str()).await
+        {
+            tracing::warn!(error = %e, "remembering a join failed");
+        }
+        joined
     } else {
         room.leave().await
     };

@@ -54,6 +54,15 @@ async fn press_office_commands_citizen_replies_and_restart() {
         .await
         .expect("citizen joins public room");
 
+    // Written before the bot ever joined: history, never to be run as a command.
+    presse
+        .say(
+            &press_room,
+            "!bekanntmachung Alte Nachricht aus der Zeit vor dem Bot",
+        )
+        .await
+        .expect("old");
+
     let config = dir.path().join("rathaus.toml");
     std::fs::write(
         &config,
@@ -106,6 +115,11 @@ async fn press_office_commands_citizen_replies_and_restart() {
             .unwrap_or_default()
             .contains("<strong>Freitag</strong>"),
         "{relayed}"
+    );
+    assert_eq!(
+        announcement_count(&rathaus).await,
+        1,
+        "the message from before the bot joined did not run"
     );
     let notice = presse.find(&press_room, BOT, "Bekanntmachung 1").await;
     assert_eq!(notice[0]["content"]["msgtype"], "m.notice");
