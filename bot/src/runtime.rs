@@ -107,15 +107,51 @@ async fn login(app: &App, config: &MatrixConfig) -> Result<Client, Error> {
         tracing::info!("matrix session restored");
         return Ok(client);
     }
-    let password = config
-        .password
-        .as_ref()
-        .ok_or_else(|| Error::Other("matrix.password is needed for the first login".into()))?;
-    client
-        .matrix_auth()
-        .login_username(&config.user_id, expose(password))
-        .initial_device_display_name(&config.device_name)
-        .await?;
+    if let Some(token) = &config.access_token {
+        // A token from the operator: ask the server which user and device it belongs to.
+        let who: serde_json::Value = reqwest::Client::new()
+            .get(format!(
+                "{}/_matrix/client/v3/account/whoami",
+                config.homeserver_url.as_str().trim_end_matches('/')
+            ))
+            .bearer_auth(expose(token))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| Error::Other(format!("matrix.access_token is not accepted: {e}")))?
+            .json()
+            .await
+            .map_err(|e| Error::Other(format!("whoami: {e}")))?;
+        let (Some(user), Some(device)) = (who["user_id"].as_str(), who["device_id"].as_str())
+        else {
+            return Err(Error::Other("whoami did not name a user and device".into()));
+        };
+        let session = MatrixSession {
+            meta: matrix_sdk::SessionMeta {
+                user_id: user
+                    .try_into()
+                    .map_err(|e| Error::Other(format!("whoami user: {e}")))?,
+                device_id: device.into(),
+            },
+            tokens: matrix_sdk::SessionTokens {
+                access_token: expose(token).to_owned(),
+                refresh_token: None,
+            },
+        };
+        client
+            .matrix_auth()
+            .restore_session(session, RoomLoadSettings::default())
+            .await?;
+    } else {
+        let password = config.password.as_ref().ok_or_else(|| {
+            Error::Other("matrix.password or matrix.access_token is needed".into())
+        })?;
+        client
+            .matrix_auth()
+            .login_username(&config.user_id, expose(password))
+            .initial_device_display_name(&config.device_name)
+            .await?;
+    }
     let session = client
         .matrix_auth()
         .session()

@@ -87,7 +87,7 @@ impl Drop for Synapse {
 #[derive(Debug)]
 pub struct MatrixUser {
     base: String,
-    token: String,
+    pub token: String,
     pub user_id: String,
     http: reqwest::Client,
     txn: std::sync::atomic::AtomicU64,
