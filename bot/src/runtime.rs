@@ -379,17 +379,9 @@ async fn on_command(
     is_press: bool,
     is_moderation: bool,
 ) -> Result<(), Error> {
-    let db = ctx.app.store.db();
     // Claimed before acting: a crash after this point loses at most this one command,
     // and a redelivered event is never executed twice.
-    if !processed::claim_event(
-        db,
-        ev.event_id.as_str(),
-        room.room_id().as_str(),
-        store::now(),
-    )
-    .await?
-    {
+    if !claim(&ctx.app, room, ev.event_id.as_str()).await? {
         return Ok(());
     }
     let answer = match commands::parse(body) {
@@ -427,6 +419,17 @@ async fn on_command(
         }
     };
     reply(room, ev, &answer).await
+}
+
+/// Claims an event for handling in the Rathaus store; false if it was handled before.
+async fn claim(app: &App, room: &Room, event_id: &str) -> Result<bool, Error> {
+    Ok(processed::claim_event(
+        app.store.db(),
+        event_id,
+        room.room_id().as_str(),
+        store::now(),
+    )
+    .await?)
 }
 
 fn status_word(status: CommentStatus) -> &'static str {
@@ -1042,7 +1045,7 @@ async fn on_reaction(
         let Some(comment) = state::get(db, &notice_key(ev.content.relates_to.event_id.as_str())).await? else {
             return Ok::<_, Error>(None);
         };
-        if !processed::claim_event(db, ev.event_id.as_str(), room.room_id().as_str(), store::now()).await? {
+        if !claim(&ctx.app, &room, ev.event_id.as_str()).await? {
             return Ok(None);
         }
         let roles = roles_of(&ctx, &room, &ev.sender, false, true).await;
@@ -1152,14 +1155,7 @@ async fn on_citizen_message(
     let Ok(announcement) = announcement.parse::<i64>() else {
         return Ok(());
     };
-    if !processed::claim_event(
-        db,
-        ev.event_id.as_str(),
-        room.room_id().as_str(),
-        store::now(),
-    )
-    .await?
-    {
+    if !claim(&ctx.app, room, ev.event_id.as_str()).await? {
         return Ok(());
     }
     let name = room

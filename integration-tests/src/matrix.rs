@@ -241,6 +241,22 @@ impl MatrixUser {
         Ok(events)
     }
 
+    /// Waits until a message from `sender` containing `needle` is in the room.
+    pub async fn wait_for(
+        &self,
+        room: &str,
+        sender: &str,
+        needle: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Value> {
+        crate::eventually(
+            timeout,
+            &format!("a message from {sender} with “{needle}”"),
+            || async { self.find(room, sender, needle).await.into_iter().next() },
+        )
+        .await
+    }
+
     /// Messages from `sender` whose body contains `needle`.
     pub async fn find(&self, room: &str, sender: &str, needle: &str) -> Vec<Value> {
         self.messages(room)

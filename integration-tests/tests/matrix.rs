@@ -91,24 +91,14 @@ async fn press_office_commands_citizen_replies_and_restart() {
         )
         .await
         .expect("say");
-    eventually(WAIT, "the confirmation", || async {
-        presse
-            .find(&press_room, BOT, "Bekanntmachung 1 veröffentlicht")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
-    let relayed = eventually(WAIT, "the announcement in the public room", || async {
-        buergerin
-            .find(&public_room, BOT, "Bürgersprechstunde")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .expect("relayed");
+    presse
+        .wait_for(&press_room, BOT, "Bekanntmachung 1 veröffentlicht", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let relayed = buergerin
+        .wait_for(&public_room, BOT, "Bürgersprechstunde", WAIT)
+        .await
+        .expect("relayed");
     assert!(
         relayed["content"]["formatted_body"]
             .as_str()
@@ -129,15 +119,10 @@ async fn press_office_commands_citizen_replies_and_restart() {
         .say(&press_room, "!bekanntmachung Gefälschte Meldung")
         .await
         .expect("say");
-    eventually(WAIT, "the refusal", || async {
-        buergerin
-            .find(&press_room, BOT, "dürfen Sie hier nicht")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .expect("refused");
+    buergerin
+        .wait_for(&press_room, BOT, "dürfen Sie hier nicht", WAIT)
+        .await
+        .expect("refused");
     assert_eq!(announcement_count(&rathaus).await, 1);
 
     // A malformed command gets a reply that says what was wrong and how to write it.
@@ -145,26 +130,16 @@ async fn press_office_commands_citizen_replies_and_restart() {
         .say(&press_room, "!korrigieren drei Text")
         .await
         .expect("say");
-    eventually(WAIT, "the correction hint", || async {
-        presse
-            .find(&press_room, BOT, "„drei“ ist keine ID")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .expect("hint");
+    presse
+        .wait_for(&press_room, BOT, "„drei“ ist keine ID", WAIT)
+        .await
+        .expect("hint");
     // Moderator commands belong to the moderation room; !hilfe lists what the sender may use.
     moderation.say(&mod_room, "!hilfe").await.expect("say");
-    let help = eventually(WAIT, "help", || async {
-        moderation
-            .find(&mod_room, BOT, "!warteschlange")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .expect("help");
+    let help = moderation
+        .wait_for(&mod_room, BOT, "!warteschlange", WAIT)
+        .await
+        .expect("help");
     assert!(
         !help["content"]["body"]
             .as_str()
@@ -253,15 +228,10 @@ async fn press_office_commands_citizen_replies_and_restart() {
     let mut again =
         Rathaus::start(dir.path(), &["--config", &config, "serve"], &[]).expect("restart");
     again.wait_ready().await.expect("ready again");
-    eventually(WAIT, "the command sent while down", || async {
-        presse
-            .find(&press_room, BOT, "Bekanntmachung 2 veröffentlicht")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", again.log()));
+    presse
+        .wait_for(&press_room, BOT, "Bekanntmachung 2 veröffentlicht", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", again.log()));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(announcement_count(&again).await, 2, "nothing ran twice");
     assert_eq!(

@@ -82,15 +82,10 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         .say(&press_room, "!beteiligung Spielplatz am Stadtpark --bis 2099-12-31 Was wünschen Sie sich für den Spielplatz?")
         .await
         .expect("consult");
-    let relayed = eventually(WAIT, "the consultation in the public room", || async {
-        buergerin
-            .find(&public_room, BOT, "Spielplatz")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let relayed = buergerin
+        .wait_for(&public_room, BOT, "Spielplatz", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     let note_id = rathaus.public("/announcements/1");
     eventually(WAIT, "the consultation at the follower", || async {
         peer.received("Create")
@@ -116,24 +111,14 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         )
         .await
         .expect("matrix reply");
-    let fedi_notice = eventually(WAIT, "the notice about the fediverse reply", || async {
-        moderation
-            .find(&mod_room, BOT, "Seilbahn")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
-    let matrix_notice = eventually(WAIT, "the notice about the Matrix reply", || async {
-        moderation
-            .find(&mod_room, BOT, "Sandkästen")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .expect("matrix notice");
+    let fedi_notice = moderation
+        .wait_for(&mod_room, BOT, "Seilbahn", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let matrix_notice = moderation
+        .wait_for(&mod_room, BOT, "Sandkästen", WAIT)
+        .await
+        .expect("matrix notice");
     let notice_text = matrix_notice["content"]["body"]
         .as_str()
         .unwrap_or_default()
@@ -191,15 +176,10 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
     .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
 
     // The fediverse comment is relayed into the consultation's Matrix thread.
-    let relayed_comment = eventually(WAIT, "the relayed fediverse comment", || async {
-        buergerin
-            .find(&public_room, BOT, "Seilbahn")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let relayed_comment = buergerin
+        .wait_for(&public_room, BOT, "Seilbahn", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     assert_eq!(
         relayed_comment["content"]["m.relates_to"]["rel_type"],
         "m.thread"
@@ -244,15 +224,10 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         "{answer}"
     );
     // And into the Matrix thread, marked as official.
-    eventually(WAIT, "the answer in the Matrix thread", || async {
-        buergerin
-            .find(&public_room, BOT, "Offizielle Antwort")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-    .expect("answer relayed");
+    buergerin
+        .wait_for(&public_room, BOT, "Offizielle Antwort", WAIT)
+        .await
+        .expect("answer relayed");
 
     // The moderation room can fetch the Open Data export as files.
     moderation
