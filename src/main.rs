@@ -182,8 +182,11 @@ fn init_tracing(config: &Config) -> anyhow::Result<()> {
         _ => EnvFilter::try_new(&config.log.filter),
     }
     .context("log.filter")?;
+    // Colours only for people at a terminal, never into log files or journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let result = match config.log.format {
         LogFormat::Text => builder.try_init(),

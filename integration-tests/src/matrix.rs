@@ -241,6 +241,21 @@ impl MatrixUser {
         Ok(events)
     }
 
+    /// User ids of the room's joined members.
+    pub async fn members(&self, room: &str) -> Result<Vec<String>> {
+        let res = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/rooms/{}/joined_members", urlencode(room)),
+                None,
+            )
+            .await?;
+        Ok(res["joined"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
     /// Waits until a message from `sender` containing `needle` is in the room.
     pub async fn wait_for(
         &self,

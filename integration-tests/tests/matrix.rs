@@ -68,7 +68,8 @@ async fn press_office_commands_citizen_replies_and_restart() {
         &config,
         format!(
             "[matrix]\nhomeserver_url = \"{}\"\nuser_id = \"{BOT}\"\npassword = \"rathaus-password\"\n\
-             press_rooms = [\"{press_room}\"]\nmoderation_room = \"{mod_room}\"\npublic_rooms = [\"{public_room}\"]\n",
+             press_rooms = [\"{press_room}\"]\nmoderation_room = \"{mod_room}\"\npublic_rooms = [\"{public_room}\"]\n\
+             moderators = [\"@moderation:localhost\"]\n",
             synapse.url()
         ),
     )
@@ -207,6 +208,42 @@ async fn press_office_commands_citizen_replies_and_restart() {
     .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     assert_eq!(erased.content, None);
     store.close().await.expect("close");
+
+    // Invitations: from an allowed user (a configured moderator) the bot joins; from anyone
+    // else it declines.
+    let invited = moderation
+        .create_room("Neuer Raum", false, &[BOT])
+        .await
+        .expect("invite");
+    let stranger = buergerin
+        .create_room("Fremder Raum", false, &[BOT])
+        .await
+        .expect("invite");
+    eventually(
+        WAIT,
+        "the bot to accept the moderator's invitation",
+        || async {
+            let members = moderation.members(&invited).await.ok()?;
+            members.iter().any(|m| m == BOT).then_some(())
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    eventually(
+        WAIT,
+        "the bot to decline the stranger's invitation",
+        || async { rathaus.log().contains("accepted=false").then_some(()) },
+    )
+    .await
+    .expect("declined");
+    assert!(
+        !buergerin
+            .members(&stranger)
+            .await
+            .expect("members")
+            .iter()
+            .any(|m| m == BOT)
+    );
 
     // Restart: a command sent while the bot is down runs once after it comes back, and no
     // earlier command runs again.

@@ -229,6 +229,25 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         .await
         .expect("answer relayed");
 
+    // A moderator hides the fediverse comment: its relayed message disappears from Matrix.
+    moderation
+        .say(
+            &mod_room,
+            &format!("!verbergen {} Off topic", fedi_comment.id),
+        )
+        .await
+        .expect("hide");
+    let relayed_id = relayed_comment["event_id"].as_str().expect("id").to_owned();
+    eventually(WAIT, "the relayed comment to be redacted", || async {
+        let events = buergerin.messages(&public_room).await.ok()?;
+        let event = events
+            .into_iter()
+            .find(|e| e["event_id"] == relayed_id.as_str())?;
+        event["content"].get("body").is_none().then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
     // The moderation room can fetch the Open Data export as files.
     moderation
         .say(&mod_room, "!exportieren 1")
