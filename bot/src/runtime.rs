@@ -464,7 +464,6 @@ async fn execute(
                 },
             )
             .await?;
-            relay_announcement(ctx, room, &view).await;
             format!(
                 "Bekanntmachung {} veröffentlicht: {}",
                 view.announcement.id,
@@ -487,7 +486,6 @@ async fn execute(
                 },
             )
             .await?;
-            relay_announcement(ctx, room, &view).await;
             format!(
                 "Beteiligung {} gestartet, offen bis {}: {}",
                 view.announcement.id,
@@ -767,8 +765,10 @@ fn notice_key(event: &str) -> String {
 }
 
 const LOG_CURSOR: &str = "matrix.log_cursor";
+const ANNOUNCEMENT_CURSOR: &str = "matrix.announcement_cursor";
 
-/// Follows the moderation log: tells moderators about held comments, relays published
+/// Posts new announcements (from the bot or the CLI) into the public rooms, and follows the
+/// moderation log: tells moderators about held comments, relays published
 /// fediverse comments and official answers into the announcement's Matrix thread, and removes
 /// relayed messages when a comment is hidden or deleted. The cursor is saved after each entry,
 /// so nothing is skipped across restarts (an entry may be handled twice after a crash).
@@ -781,7 +781,37 @@ async fn follow_log(client: Client, ctx: BotCtx, mut shutdown: watch::Receiver<b
             .await
             .unwrap_or(0),
     };
+    let mut announced = match state::get(db, ANNOUNCEMENT_CURSOR).await {
+        Ok(Some(c)) => c.parse().unwrap_or(0),
+        _ => rathaus_shared::store::announcements::list_announcements(db, 0, 1)
+            .await
+            .ok()
+            .and_then(|rows| rows.first().map(|a| a.id))
+            .unwrap_or(0),
+    };
     loop {
+        // New announcements, from the bot or the CLI, go to the public rooms.
+        if let Ok(rows) = rathaus_shared::store::announcements::list_announcements(db, 0, 20).await
+        {
+            let mut fresh: Vec<_> = rows.into_iter().filter(|a| a.id > announced).collect();
+            fresh.sort_by_key(|a| a.id);
+            for a in fresh {
+                if a.retracted_at.is_none()
+                    && let Ok(Some(view)) =
+                        rathaus_shared::store::announcements::get_announcement(db, a.id).await
+                {
+                    relay_announcement(&client, &ctx, &view).await;
+                }
+                announced = a.id;
+                let _ = state::set(
+                    db,
+                    ANNOUNCEMENT_CURSOR,
+                    &announced.to_string(),
+                    store::now(),
+                )
+                .await;
+            }
+        }
         match rathaus_shared::store::moderation::actions_after(db, cursor, 50).await {
             Ok(actions) => {
                 for action in actions {
@@ -1077,8 +1107,8 @@ fn relay_key(room: &str, event: &str) -> String {
 /// Posts an announcement into every public room and remembers which event stands for it, so
 /// citizens' thread replies there become comments on it.
 async fn relay_announcement(
+    client: &Client,
     ctx: &BotCtx,
-    origin: &Room,
     view: &rathaus_shared::store::announcements::AnnouncementView,
 ) {
     let a = &view.announcement;
@@ -1102,7 +1132,6 @@ async fn relay_announcement(
         urls.announcement(a.id)
     ));
     let plain = rathaus_shared::markdown::to_plain_text(&html);
-    let client = origin.client();
     for room_id in &ctx.rooms.public {
         let Some(room) = client.get_room(room_id) else {
             continue;
