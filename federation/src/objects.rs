@@ -229,6 +229,23 @@ struct PageQuery {
     page: Option<u64>,
 }
 
+/// A paged collection's summary (no `?page`).
+fn collection_summary(id: &str, total: u64) -> Response {
+    activity_json(
+        StatusCode::OK,
+        apub::ordered_collection(id, total, &format!("{id}?page=1")),
+    )
+}
+
+/// Page `page` (from 1) of a collection of `total` items, linking the next page if any.
+fn collection_page(id: &str, total: u64, page: u64, items: Vec<Value>) -> Response {
+    let next = (page * PAGE_SIZE < total).then(|| format!("{id}?page={}", page + 1));
+    activity_json(
+        StatusCode::OK,
+        apub::ordered_collection_page(&format!("{id}?page={page}"), id, items, next),
+    )
+}
+
 /// # GET /users/{name}/outbox[?page=N]
 /// Announcements as `Create` activities, newest first.
 async fn outbox(
@@ -242,10 +259,7 @@ async fn outbox(
     let total = announcements::count_announcements(db).await?;
     let id = urls.outbox();
     let Some(page) = q.page else {
-        return Ok(activity_json(
-            StatusCode::OK,
-            apub::ordered_collection(&id, total, &format!("{id}?page=1")),
-        ));
+        return Ok(collection_summary(&id, total));
     };
     let page = page.max(1);
     let rows = announcements::list_announcements(db, page - 1, PAGE_SIZE).await?;
@@ -263,11 +277,7 @@ async fn outbox(
             ));
         }
     }
-    let next = (page * PAGE_SIZE < total).then(|| format!("{id}?page={}", page + 1));
-    Ok(activity_json(
-        StatusCode::OK,
-        apub::ordered_collection_page(&format!("{id}?page={page}"), &id, items, next),
-    ))
+    Ok(collection_page(&id, total, page, items))
 }
 
 /// # GET /users/{name}/followers[?page=N]
@@ -282,22 +292,15 @@ async fn followers(
     let total = actors::count_followers(db).await?;
     let id = urls.followers();
     let Some(page) = q.page else {
-        return Ok(activity_json(
-            StatusCode::OK,
-            apub::ordered_collection(&id, total, &format!("{id}?page=1")),
-        ));
+        return Ok(collection_summary(&id, total));
     };
     let page = page.max(1);
     let ids = actors::follower_ids(db, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
-    let next = (page * PAGE_SIZE < total).then(|| format!("{id}?page={}", page + 1));
-    Ok(activity_json(
-        StatusCode::OK,
-        apub::ordered_collection_page(
-            &format!("{id}?page={page}"),
-            &id,
-            ids.into_iter().map(Value::from).collect(),
-            next,
-        ),
+    Ok(collection_page(
+        &id,
+        total,
+        page,
+        ids.into_iter().map(Value::from).collect(),
     ))
 }
 

@@ -132,6 +132,18 @@ impl Rathaus {
         bail!("rathaus did not become ready: {}", self.log())
     }
 
+    /// Starts `rathaus --config CONFIG serve` in `dir` and waits until HTTP and the Matrix bot run.
+    pub async fn start_with_bot(dir: &Path, config: &str) -> Result<Self> {
+        let mut rathaus = Self::start(dir, &["--config", config, "serve"], &[])?;
+        rathaus.wait_ready().await?;
+        eventually(Duration::from_secs(60), "the Matrix bot to run", || async {
+            rathaus.log().contains("matrix bot running").then_some(())
+        })
+        .await
+        .with_context(|| rathaus.log())?;
+        Ok(rathaus)
+    }
+
     /// Sends a signal (SIGTERM, SIGINT, SIGKILL).
     pub fn signal(&self, signal: nix::sys::signal::Signal) -> Result<()> {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id())?);

@@ -72,6 +72,81 @@ impl Synapse {
     }
 }
 
+/// The bot's account.
+pub const BOT: &str = "@rathaus:localhost";
+
+/// A town hall's rooms with the test users in them: `presse` owns the press and the public
+/// room, `moderation` the moderation room, `buergerin` is in the public and the press room,
+/// and the bot is invited everywhere.
+#[derive(Debug)]
+pub struct Town {
+    pub presse: MatrixUser,
+    pub moderation: MatrixUser,
+    pub buergerin: MatrixUser,
+    pub press_room: String,
+    pub mod_room: String,
+    pub public_room: String,
+}
+
+impl Town {
+    pub async fn new(synapse: &Synapse) -> Result<Self> {
+        let presse = synapse.login("presse").await?;
+        let moderation = synapse.login("moderation").await?;
+        let buergerin = synapse.login("buergerin").await?;
+        let press_room = presse
+            .create_room("Pressestelle", false, &[BOT, &buergerin.user_id])
+            .await?;
+        let mod_room = moderation.create_room("Moderation", false, &[BOT]).await?;
+        let public_room = presse
+            .create_room("Rathaus öffentlich", true, &[BOT])
+            .await?;
+        buergerin.join(&press_room).await?;
+        buergerin.join(&public_room).await?;
+        Ok(Self {
+            presse,
+            moderation,
+            buergerin,
+            press_room,
+            mod_room,
+            public_room,
+        })
+    }
+
+    /// Writes a Rathaus config whose `[matrix]` section uses these rooms; `credential` is a
+    /// TOML line such as `password = "rathaus-password"`, `extra` further lines.
+    pub fn config(
+        &self,
+        synapse: &Synapse,
+        dir: &Path,
+        credential: &str,
+        extra: &str,
+    ) -> Result<String> {
+        bot_config(
+            dir,
+            &format!(
+                "homeserver_url = \"{}\"\n{credential}\npress_rooms = [\"{}\"]\nmoderation_room = \"{}\"\npublic_rooms = [\"{}\"]\n{extra}",
+                synapse.url(),
+                self.press_room,
+                self.mod_room,
+                self.public_room
+            ),
+        )
+    }
+}
+
+/// Writes `rathaus.toml` in `dir` with a `[matrix]` section for the bot and returns its path.
+pub fn bot_config(dir: &Path, matrix_toml: &str) -> Result<String> {
+    let path = dir.join("rathaus.toml");
+    std::fs::write(
+        &path,
+        format!("[matrix]\nuser_id = \"{BOT}\"\n{matrix_toml}"),
+    )?;
+    Ok(path
+        .to_str()
+        .context("config path is not UTF-8")?
+        .to_owned())
+}
+
 impl Drop for Synapse {
     fn drop(&mut self) {
         let _ = Command::new("bash")

@@ -14,7 +14,7 @@ use matrix_sdk::ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent,
 };
 use matrix_sdk::ruma::{OwnedUserId, UserId};
-use rathaus_integration_tests::matrix::Synapse;
+use rathaus_integration_tests::matrix::{Synapse, bot_config};
 use rathaus_integration_tests::{Rathaus, eventually};
 use rathaus_shared::Store;
 use rathaus_shared::store::announcements;
@@ -54,28 +54,18 @@ async fn commands_work_in_an_encrypted_room() {
             .is_encrypted()
     );
 
-    let config = dir.path().join("rathaus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[matrix]\nhomeserver_url = \"{}\"\nuser_id = \"@rathaus:localhost\"\npassword = \"rathaus-password\"\npress_rooms = [\"{}\"]\n",
+    let config = bot_config(
+        dir.path(),
+        &format!(
+            "homeserver_url = \"{}\"\npassword = \"rathaus-password\"\npress_rooms = [\"{}\"]\n",
             synapse.url(),
             room.room_id()
         ),
     )
     .expect("config");
-    let mut rathaus = Rathaus::start(
-        dir.path(),
-        &["--config", config.to_str().expect("path"), "serve"],
-        &[],
-    )
-    .expect("start");
-    rathaus.wait_ready().await.expect("ready");
-    eventually(WAIT, "the bot", || async {
-        rathaus.log().contains("matrix bot running").then_some(())
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let rathaus = Rathaus::start_with_bot(dir.path(), &config)
+        .await
+        .expect("start");
 
     // Our client learns that the bot joined (and its device), then sends encrypted.
     let answered = Arc::new(AtomicBool::new(false));

@@ -5,14 +5,13 @@
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use rathaus_integration_tests::matrix::Synapse;
+use rathaus_integration_tests::matrix::{BOT, Synapse, Town};
 use rathaus_integration_tests::{Rathaus, eventually};
 use rathaus_shared::Store;
 use rathaus_shared::entities::{CommentStatus, Network};
 use rathaus_shared::store::{announcements, comments};
 
 const WAIT: Duration = Duration::from_secs(45);
-const BOT: &str = "@rathaus:localhost";
 
 async fn announcement_count(rathaus: &Rathaus) -> u64 {
     let store = Store::connect(&rathaus.sqlite_url(), 1)
@@ -29,75 +28,53 @@ async fn announcement_count(rathaus: &Rathaus) -> u64 {
 async fn press_office_commands_citizen_replies_and_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let synapse = Synapse::start(dir.path()).expect("synapse");
-    let presse = synapse.login("presse").await.expect("presse");
-    let moderation = synapse.login("moderation").await.expect("moderation");
-    let buergerin = synapse.login("buergerin").await.expect("buergerin");
-
-    let press_room = presse
-        .create_room("Pressestelle", false, &[BOT, &buergerin.user_id])
-        .await
-        .expect("press room");
-    let mod_room = moderation
-        .create_room("Moderation", false, &[BOT])
-        .await
-        .expect("mod room");
-    let public_room = presse
-        .create_room("Rathaus öffentlich", true, &[BOT])
-        .await
-        .expect("public room");
-    buergerin
-        .join(&press_room)
-        .await
-        .expect("citizen joins press room");
-    buergerin
-        .join(&public_room)
-        .await
-        .expect("citizen joins public room");
+    let town = Town::new(&synapse).await.expect("rooms");
+    let Town {
+        presse,
+        moderation,
+        buergerin,
+        press_room,
+        mod_room,
+        public_room,
+    } = &town;
+    let (press_room, mod_room, public_room) =
+        (press_room.as_str(), mod_room.as_str(), public_room.as_str());
 
     // Written before the bot ever joined: history, never to be run as a command.
     presse
         .say(
-            &press_room,
+            press_room,
             "!bekanntmachung Alte Nachricht aus der Zeit vor dem Bot",
         )
         .await
         .expect("old");
 
-    let config = dir.path().join("rathaus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[matrix]\nhomeserver_url = \"{}\"\nuser_id = \"{BOT}\"\npassword = \"rathaus-password\"\n\
-             press_rooms = [\"{press_room}\"]\nmoderation_room = \"{mod_room}\"\npublic_rooms = [\"{public_room}\"]\n\
-             moderators = [\"@moderation:localhost\"]\n",
-            synapse.url()
-        ),
-    )
-    .expect("config");
-    let config = config.to_str().expect("path").to_owned();
-    let mut rathaus =
-        Rathaus::start(dir.path(), &["--config", &config, "serve"], &[]).expect("start");
-    rathaus.wait_ready().await.expect("ready");
-    eventually(WAIT, "the bot to run", || async {
-        rathaus.log().contains("matrix bot running").then_some(())
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let config = town
+        .config(
+            &synapse,
+            dir.path(),
+            "password = \"rathaus-password\"",
+            "moderators = [\"@moderation:localhost\"]\n",
+        )
+        .expect("config");
+    let mut rathaus = Rathaus::start_with_bot(dir.path(), &config)
+        .await
+        .expect("start");
 
     // The press office announces; the bot confirms in the thread and relays to the public room.
     presse
         .say(
-            &press_room,
+            press_room,
             "!bekanntmachung Die Bürgersprechstunde ist am **Freitag**.",
         )
         .await
         .expect("say");
     presse
-        .wait_for(&press_room, BOT, "Bekanntmachung 1 veröffentlicht", WAIT)
+        .wait_for(press_room, BOT, "Bekanntmachung 1 veröffentlicht", WAIT)
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     let relayed = buergerin
-        .wait_for(&public_room, BOT, "Bürgersprechstunde", WAIT)
+        .wait_for(public_room, BOT, "Bürgersprechstunde", WAIT)
         .await
         .expect("relayed");
     assert!(
@@ -112,33 +89,33 @@ async fn press_office_commands_citizen_replies_and_restart() {
         1,
         "the message from before the bot joined did not run"
     );
-    let notice = presse.find(&press_room, BOT, "Bekanntmachung 1").await;
+    let notice = presse.find(press_room, BOT, "Bekanntmachung 1").await;
     assert_eq!(notice[0]["content"]["msgtype"], "m.notice");
 
     // An unauthorised user is refused politely and nothing changes.
     buergerin
-        .say(&press_room, "!bekanntmachung Gefälschte Meldung")
+        .say(press_room, "!bekanntmachung Gefälschte Meldung")
         .await
         .expect("say");
     buergerin
-        .wait_for(&press_room, BOT, "dürfen Sie hier nicht", WAIT)
+        .wait_for(press_room, BOT, "dürfen Sie hier nicht", WAIT)
         .await
         .expect("refused");
     assert_eq!(announcement_count(&rathaus).await, 1);
 
     // A malformed command gets a reply that says what was wrong and how to write it.
     presse
-        .say(&press_room, "!korrigieren drei Text")
+        .say(press_room, "!korrigieren drei Text")
         .await
         .expect("say");
     presse
-        .wait_for(&press_room, BOT, "„drei“ ist keine ID", WAIT)
+        .wait_for(press_room, BOT, "„drei“ ist keine ID", WAIT)
         .await
         .expect("hint");
     // Moderator commands belong to the moderation room; !hilfe lists what the sender may use.
-    moderation.say(&mod_room, "!hilfe").await.expect("say");
+    moderation.say(mod_room, "!hilfe").await.expect("say");
     let help = moderation
-        .wait_for(&mod_room, BOT, "!warteschlange", WAIT)
+        .wait_for(mod_room, BOT, "!warteschlange", WAIT)
         .await
         .expect("help");
     assert!(
@@ -152,7 +129,7 @@ async fn press_office_commands_citizen_replies_and_restart() {
     // A citizen's thread reply becomes a comment from the Matrix network.
     let root = relayed["event_id"].as_str().expect("event id").to_owned();
     let reply_id = buergerin
-        .say_in_thread(&public_room, &root, "Ich komme gern vorbei!")
+        .say_in_thread(public_room, &root, "Ich komme gern vorbei!")
         .await
         .expect("reply");
     let store = Store::connect(&rathaus.sqlite_url(), 1)
@@ -175,7 +152,7 @@ async fn press_office_commands_citizen_replies_and_restart() {
     // The citizen edits it (the policy runs again), then deletes it (the text is erased).
     buergerin
         .edit(
-            &public_room,
+            public_room,
             &reply_id,
             "Ich komme gern vorbei, mit Fragen zum Radweg!",
         )
@@ -194,7 +171,7 @@ async fn press_office_commands_citizen_replies_and_restart() {
     .await
     .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     buergerin
-        .redact(&public_room, &reply_id)
+        .redact(public_room, &reply_id)
         .await
         .expect("redact");
     let erased = eventually(WAIT, "the erasure", || async {
@@ -257,30 +234,30 @@ async fn press_office_commands_citizen_replies_and_restart() {
     );
     presse
         .say(
-            &press_room,
+            press_room,
             "!bekanntmachung Zweite Meldung, gesendet während der Pause.",
         )
         .await
         .expect("say");
-    let mut again =
-        Rathaus::start(dir.path(), &["--config", &config, "serve"], &[]).expect("restart");
-    again.wait_ready().await.expect("ready again");
+    let again = Rathaus::start_with_bot(dir.path(), &config)
+        .await
+        .expect("restart");
     presse
-        .wait_for(&press_room, BOT, "Bekanntmachung 2 veröffentlicht", WAIT)
+        .wait_for(press_room, BOT, "Bekanntmachung 2 veröffentlicht", WAIT)
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", again.log()));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(announcement_count(&again).await, 2, "nothing ran twice");
     assert_eq!(
         presse
-            .find(&press_room, BOT, "Bekanntmachung 2 veröffentlicht")
+            .find(press_room, BOT, "Bekanntmachung 2 veröffentlicht")
             .await
             .len(),
         1
     );
     assert_eq!(
         presse
-            .find(&press_room, BOT, "Bekanntmachung 1 veröffentlicht")
+            .find(press_room, BOT, "Bekanntmachung 1 veröffentlicht")
             .await
             .len(),
         1

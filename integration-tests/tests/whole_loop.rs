@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use rathaus_integration_tests::matrix::Synapse;
+use rathaus_integration_tests::matrix::{BOT, Synapse, Town};
 use rathaus_integration_tests::{FedifyPeer, Rathaus, eventually};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
@@ -15,53 +15,36 @@ use rathaus_shared::store::comments;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(45);
-const BOT: &str = "@rathaus:localhost";
 
 #[tokio::test]
 async fn consultation_from_matrix_to_the_fediverse_and_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let synapse = Synapse::start(dir.path()).expect("synapse");
-    let presse = synapse.login("presse").await.expect("presse");
-    let moderation = synapse.login("moderation").await.expect("moderation");
-    let buergerin = synapse.login("buergerin").await.expect("buergerin");
-    let press_room = presse
-        .create_room("Pressestelle", false, &[BOT])
-        .await
-        .expect("press");
-    let mod_room = moderation
-        .create_room("Moderation", false, &[BOT])
-        .await
-        .expect("mod");
-    let public_room = presse
-        .create_room("Rathaus", true, &[BOT])
-        .await
-        .expect("public");
-    buergerin.join(&public_room).await.expect("join public");
+    let town = Town::new(&synapse).await.expect("rooms");
+    let Town {
+        presse,
+        moderation,
+        buergerin,
+        press_room,
+        mod_room,
+        public_room,
+    } = &town;
+    let (press_room, mod_room, public_room) =
+        (press_room.as_str(), mod_room.as_str(), public_room.as_str());
 
     // The bot logs in with an access token here (the other tests use its password).
     let bot_token = synapse.login("rathaus").await.expect("bot token").token;
-    let config = dir.path().join("rathaus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[matrix]\nhomeserver_url = \"{}\"\nuser_id = \"{BOT}\"\naccess_token = \"{bot_token}\"\n\
-             press_rooms = [\"{press_room}\"]\nmoderation_room = \"{mod_room}\"\npublic_rooms = [\"{public_room}\"]\n",
-            synapse.url()
-        ),
-    )
-    .expect("config");
-    let mut rathaus = Rathaus::start(
-        dir.path(),
-        &["--config", config.to_str().expect("path"), "serve"],
-        &[],
-    )
-    .expect("start");
-    rathaus.wait_ready().await.expect("ready");
-    eventually(WAIT, "the bot", || async {
-        rathaus.log().contains("matrix bot running").then_some(())
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let config = town
+        .config(
+            &synapse,
+            dir.path(),
+            &format!("access_token = \"{bot_token}\""),
+            "",
+        )
+        .expect("config");
+    let rathaus = Rathaus::start_with_bot(dir.path(), &config)
+        .await
+        .expect("start");
 
     // A fediverse follower on an independent implementation.
     let peer = FedifyPeer::start("carla", dir.path())
@@ -79,11 +62,11 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
 
     // The press office opens a consultation by chat command.
     presse
-        .say(&press_room, "!beteiligung Spielplatz am Stadtpark --bis 2099-12-31 Was wünschen Sie sich für den Spielplatz?")
+        .say(press_room, "!beteiligung Spielplatz am Stadtpark --bis 2099-12-31 Was wünschen Sie sich für den Spielplatz?")
         .await
         .expect("consult");
     let relayed = buergerin
-        .wait_for(&public_room, BOT, "Spielplatz", WAIT)
+        .wait_for(public_room, BOT, "Spielplatz", WAIT)
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     let note_id = rathaus.public("/announcements/1");
@@ -105,18 +88,18 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
     let root = relayed["event_id"].as_str().expect("root").to_owned();
     let matrix_event = buergerin
         .say_in_thread(
-            &public_room,
+            public_room,
             &root,
             "Mehr Sandkästen bitte. Schreibt mir: b.sommer@example.org",
         )
         .await
         .expect("matrix reply");
     let fedi_notice = moderation
-        .wait_for(&mod_room, BOT, "Seilbahn", WAIT)
+        .wait_for(mod_room, BOT, "Seilbahn", WAIT)
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     let matrix_notice = moderation
-        .wait_for(&mod_room, BOT, "Sandkästen", WAIT)
+        .wait_for(mod_room, BOT, "Sandkästen", WAIT)
         .await
         .expect("matrix notice");
     let notice_text = matrix_notice["content"]["body"]
@@ -152,12 +135,12 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
 
     // One is approved by command, the other by a ✅ reaction on its notice.
     moderation
-        .say(&mod_room, &format!("!freigeben {}", fedi_comment.id))
+        .say(mod_room, &format!("!freigeben {}", fedi_comment.id))
         .await
         .expect("approve");
     moderation
         .react(
-            &mod_room,
+            mod_room,
             matrix_notice["event_id"].as_str().expect("notice id"),
             "✅",
         )
@@ -177,7 +160,7 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
 
     // The fediverse comment is relayed into the consultation's Matrix thread.
     let relayed_comment = buergerin
-        .wait_for(&public_room, BOT, "Seilbahn", WAIT)
+        .wait_for(public_room, BOT, "Seilbahn", WAIT)
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     assert_eq!(
@@ -198,7 +181,7 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
     // The official answer reaches the fediverse citizen as a reply that mentions them.
     presse
         .say(
-            &press_room,
+            press_room,
             &format!(
                 "!antworten {} Danke! Eine Seilbahn prüfen wir gern.",
                 fedi_comment.id
@@ -225,21 +208,21 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
     );
     // And into the Matrix thread, marked as official.
     buergerin
-        .wait_for(&public_room, BOT, "Offizielle Antwort", WAIT)
+        .wait_for(public_room, BOT, "Offizielle Antwort", WAIT)
         .await
         .expect("answer relayed");
 
     // A moderator hides the fediverse comment: its relayed message disappears from Matrix.
     moderation
         .say(
-            &mod_room,
+            mod_room,
             &format!("!verbergen {} Off topic", fedi_comment.id),
         )
         .await
         .expect("hide");
     let relayed_id = relayed_comment["event_id"].as_str().expect("id").to_owned();
     eventually(WAIT, "the relayed comment to be redacted", || async {
-        let events = buergerin.messages(&public_room).await.ok()?;
+        let events = buergerin.messages(public_room).await.ok()?;
         let event = events
             .into_iter()
             .find(|e| e["event_id"] == relayed_id.as_str())?;
@@ -250,12 +233,12 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
 
     // The moderation room can fetch the Open Data export as files.
     moderation
-        .say(&mod_room, "!exportieren 1")
+        .say(mod_room, "!exportieren 1")
         .await
         .expect("export");
     let files = eventually(WAIT, "the uploaded export", || async {
         let files: Vec<Value> = moderation
-            .messages(&mod_room)
+            .messages(mod_room)
             .await
             .ok()?
             .into_iter()

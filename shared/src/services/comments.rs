@@ -451,14 +451,7 @@ pub async fn answer(
     }
     moderation::log_action(
         &txn,
-        NewAction {
-            comment_id: Some(comment_id),
-            action: "official_answer".into(),
-            actor: author.to_owned(),
-            rule_id: None,
-            rule_version: None,
-            reason: None,
-        },
+        NewAction::plain(Some(comment_id), "official_answer", author),
         now,
     )
     .await?;
@@ -572,14 +565,7 @@ pub async fn delete_comment(app: &App, origin_id: &str, author_id: &str) -> Resu
     comments::erase_comment(&txn, c.id, now).await?;
     moderation::log_action(
         &txn,
-        NewAction {
-            comment_id: Some(c.id),
-            action: "author_delete".into(),
-            actor: "author".into(),
-            rule_id: None,
-            rule_version: None,
-            reason: None,
-        },
+        NewAction::plain(Some(c.id), "author_delete", "author"),
         now,
     )
     .await?;

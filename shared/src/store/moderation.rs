@@ -22,6 +22,20 @@ pub struct NewAction {
     pub reason: Option<String>,
 }
 
+impl NewAction {
+    /// A step that names no rule and gives no reason (official answers, author deletions).
+    pub fn plain(comment_id: Option<i64>, action: &str, actor: &str) -> Self {
+        Self {
+            comment_id,
+            action: action.to_owned(),
+            actor: actor.to_owned(),
+            rule_id: None,
+            rule_version: None,
+            reason: None,
+        }
+    }
+}
+
 pub async fn log_action<C: ConnectionTrait>(
     db: &C,
     new: NewAction,
