@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rathaus_shared::config::LogFormat;
+use rathaus_shared::services::announcements;
 use rathaus_shared::{App, Config, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -48,7 +49,8 @@ enum Command {
         #[command(subcommand)]
         action: CommentsCommand,
     },
-    /// Write the Open Data export of a consultation (pseudonymised) as JSON or CSV files.
+    /// Write the Open Data export of a consultation (pseudonymised): JSON, or CSV tables with
+    /// CSV-on-the-Web metadata; both with the DCAT-AP.de record (dcat.jsonld).
     Export {
         id: i64,
         /// json or csv.
@@ -80,6 +82,11 @@ enum Command {
         #[arg(long, value_name = "ID")]
         retract: Option<i64>,
     },
+    /// Publish a consultation's result (closing summary / reasoned response, Markdown):
+    /// shown on its page, federated as an edit, included in the export.
+    Result { id: i64, text: String },
+    /// Close a consultation now, before its planned end.
+    Close { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +170,20 @@ fn main() -> ExitCode {
                 correct,
                 retract,
             } => announce(config, text, title, closes, correct, retract).await,
+            Command::Result { id, text } => {
+                let app = App::open(config).await?;
+                let view = announcements::publish_result(&app, id, text).await?;
+                println!("{}\t{}", id, app.urls().announcement(view.announcement.id));
+                app.store.close().await?;
+                Ok(())
+            }
+            Command::Close { id } => {
+                let app = App::open(config).await?;
+                announcements::close(&app, id).await?;
+                println!("{id}\tclosed");
+                app.store.close().await?;
+                Ok(())
+            }
         }
     });
     match result {
@@ -228,28 +249,15 @@ async fn export(
     let app = App::open(config).await?;
     let export = rathaus_shared::services::export::consultation(&app, id).await?;
     std::fs::create_dir_all(out).with_context(|| format!("--out {}", out.display()))?;
-    let files: Vec<(String, Vec<u8>)> = if format == "json" {
-        vec![(
-            format!("consultation-{id}.json"),
-            serde_json::to_vec_pretty(&export.json)?,
-        )]
-    } else {
-        vec![
-            (
-                format!("consultation-{id}-comments.csv"),
-                export.comments_csv.into_bytes(),
-            ),
-            (
-                format!("consultation-{id}-answers.csv"),
-                export.answers_csv.into_bytes(),
-            ),
-            (
-                format!("consultation-{id}-moderation.csv"),
-                export.moderation_csv.into_bytes(),
-            ),
-        ]
-    };
-    for (name, data) in files {
+    // CSV comes with its CSV-on-the-Web description; both forms with the DCAT-AP.de record.
+    let files = export
+        .files()?
+        .into_iter()
+        .filter(|(name, _, _)| match format {
+            "json" => name == "consultation.json" || name == "dcat.jsonld",
+            _ => name != "consultation.json",
+        });
+    for (name, _, data) in files {
         let path = out.join(name);
         std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
         println!("{}", path.display());

@@ -38,6 +38,11 @@ pub enum Command {
     Close {
         id: i64,
     },
+    /// A consultation's result (closing summary / reasoned response).
+    Result {
+        id: i64,
+        text: String,
+    },
     List,
     Queue,
     Approve {
@@ -132,6 +137,12 @@ pub const SPECS: &[Spec] = &[
         role: Role::PressOffice,
         usage: "!schliessen ID",
         help: "Beendet eine Beteiligung vorzeitig. / Closes a consultation early.",
+    },
+    Spec {
+        names: &["ergebnis", "result"],
+        role: Role::PressOffice,
+        usage: "!ergebnis ID TEXT",
+        help: "Veröffentlicht das Ergebnis einer Beteiligung (begründete Rückmeldung, Markdown); es erscheint auf ihrer Seite, im Fediverse und im Export. / Publishes a consultation's result.",
     },
     Spec {
         names: &["liste", "list"],
@@ -355,6 +366,13 @@ pub fn parse(body: &str) -> Result<Option<Command>, ParseError> {
         "schliessen" => Command::Close {
             id: id_arg(spec, split_word(rest).0)?,
         },
+        "ergebnis" => {
+            let (id, text) = split_word(rest);
+            Command::Result {
+                id: id_arg(spec, id)?,
+                text: rest_text(spec, text, "das Ergebnis / the result is missing")?,
+            }
+        }
         "liste" => Command::List,
         "warteschlange" => Command::Queue,
         "freigeben" => Command::Approve {
@@ -507,6 +525,7 @@ impl Command {
             Command::Retract { .. } => "zurueckziehen",
             Command::Answer { .. } => "antworten",
             Command::Close { .. } => "schliessen",
+            Command::Result { .. } => "ergebnis",
             Command::List => "liste",
             Command::Queue => "warteschlange",
             Command::Approve { .. } => "freigeben",
@@ -629,6 +648,22 @@ mod tests {
         );
         assert_eq!(ok("!schließen 5"), Command::Close { id: 5 });
         assert_eq!(ok("!close 5"), Command::Close { id: 5 });
+        assert_eq!(
+            ok("!ergebnis 5 Wir bauen den **Radweg**."),
+            Command::Result {
+                id: 5,
+                text: "Wir bauen den **Radweg**.".into()
+            }
+        );
+        assert_eq!(
+            ok("!result 5 Done"),
+            Command::Result {
+                id: 5,
+                text: "Done".into()
+            }
+        );
+        assert!(parse("!ergebnis 5").is_err());
+        assert!(parse("!ergebnis x Text").is_err());
         assert_eq!(ok("!liste"), Command::List);
         assert_eq!(ok("!list"), Command::List);
         assert_eq!(ok("!warteschlange"), Command::Queue);

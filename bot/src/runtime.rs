@@ -502,13 +502,15 @@ async fn execute(
             format!("Bekanntmachung {id} zurückgezogen.")
         }
         Command::Close { id } => {
-            rathaus_shared::store::announcements::close_consultation(
-                app.store.db(),
-                id,
-                store::now(),
-            )
-            .await?;
+            announcements::close(app, id).await?;
             format!("Beteiligung {id} beendet.")
+        }
+        Command::Result { id, text } => {
+            announcements::publish_result(app, id, text).await?;
+            format!(
+                "Ergebnis der Beteiligung {id} veröffentlicht: {}",
+                app.urls().announcement(id)
+            )
         }
         Command::Answer { comment, text } => {
             let answer = comments::answer(app, comment, &text, sender).await?;
@@ -681,28 +683,17 @@ async fn execute(
         }
         Command::Export { id } => {
             let export = rathaus_shared::services::export::consultation(app, id).await?;
-            let json =
-                serde_json::to_vec_pretty(&export.json).map_err(|e| Error::Other(e.to_string()))?;
-            let files = [
-                (
-                    format!("beteiligung-{id}.json"),
-                    mime::APPLICATION_JSON,
-                    json,
-                ),
-                (
-                    format!("beteiligung-{id}-kommentare.csv"),
-                    mime::TEXT_CSV_UTF_8,
-                    export.comments_csv.into_bytes(),
-                ),
-                (
-                    format!("beteiligung-{id}-moderation.csv"),
-                    mime::TEXT_CSV_UTF_8,
-                    export.moderation_csv.into_bytes(),
-                ),
-            ];
-            for (name, mime, data) in files {
+            let files = export.files()?;
+            for (name, media_type, data) in files {
+                if !matches!(
+                    name.as_str(),
+                    "consultation.json" | "comments.csv" | "moderation-log.csv"
+                ) {
+                    continue;
+                }
+                let mime: mime::Mime = media_type.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
                 room.send_attachment(
-                    name,
+                    &format!("beteiligung-{id}-{name}"),
                     &mime,
                     data,
                     matrix_sdk::attachment::AttachmentConfig::new(),
@@ -710,7 +701,8 @@ async fn execute(
                 .await?;
             }
             format!(
-                "Export der Beteiligung {id} hochgeladen (JSON und CSV, Autorinnen und Autoren pseudonymisiert)."
+                "Export der Beteiligung {id} hochgeladen (JSON und CSV, Autorinnen und Autoren pseudonymisiert). Alle Dateien mit CSVW- und DCAT-AP.de-Beschreibung: {}",
+                rathaus_shared::services::export::download_base(&app.urls(), id)
             )
         }
         Command::Log { comment } => {

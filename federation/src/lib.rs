@@ -5,9 +5,12 @@
 pub mod client;
 pub mod delivery;
 mod error;
+mod feeds;
 mod health;
 mod inbox;
 mod objects;
+mod opendata;
+pub mod pages;
 pub mod protocol;
 pub mod signatures;
 mod state;
@@ -27,6 +30,9 @@ pub fn router(state: FedState) -> Router {
         .merge(health::routes())
         .merge(objects::routes())
         .merge(inbox::routes())
+        .merge(pages::routes())
+        .merge(feeds::routes())
+        .merge(opendata::routes())
         .with_state(state)
 }
 

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rathaus_shared::apub::{self, ActorProfile};
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::pages::{self, Viewer};
 use crate::state::FedState;
 
 const PAGE_SIZE: u64 = 20;
@@ -192,27 +193,18 @@ async fn actor(
 }
 
 /// # GET /@{name}
-/// The profile page people reach from Mastodon (the full pages come with the transparency issue).
+/// The profile page people reach from Mastodon; servers are sent to the actor.
 async fn profile(
     State(state): State<FedState>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    viewer: Viewer,
 ) -> Result<Response> {
     check_name(&state, &name)?;
     if wants_activity_json(&headers) {
         return Ok(Redirect::to(&state.app.urls().actor()).into_response());
     }
-    let c = &state.app.config.actor;
-    let urls = state.app.urls();
-    Ok(Html(format!(
-        "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\
-         <body><main><h1>{name}</h1>{summary}<p>Im Fediverse folgen: <code>@{user}@{host}</code></p></main></body></html>",
-        name = apub::html_escape(&c.display_name),
-        summary = rathaus_shared::markdown::to_html(&c.summary),
-        user = urls.username(),
-        host = apub::html_escape(&urls.host()),
-    ))
-    .into_response())
+    Ok(pages::profile(&state, &viewer).await)
 }
 
 /// # GET /actor
@@ -262,21 +254,19 @@ async fn outbox(
         return Ok(collection_summary(&id, total));
     };
     let page = page.max(1);
-    let rows = announcements::list_announcements(db, page - 1, PAGE_SIZE).await?;
-    let mut items = Vec::new();
-    for row in rows {
-        if row.retracted_at.is_some() {
-            continue;
-        }
-        if let Some(view) = announcements::get_announcement(db, row.id).await? {
-            let note = apub::note(&urls, &view);
-            items.push(apub::create(
+    let views = announcements::list_views(db, page - 1, PAGE_SIZE).await?;
+    let items = views
+        .iter()
+        .filter(|v| v.announcement.retracted_at.is_none())
+        .map(|view| {
+            let note = apub::note(&urls, view);
+            apub::create(
                 &urls,
-                &format!("{}/activity", urls.announcement(row.id)),
+                &format!("{}/activity", urls.announcement(view.announcement.id)),
                 note,
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     Ok(collection_page(&id, total, page, items))
 }
 
@@ -305,54 +295,31 @@ async fn followers(
 }
 
 /// # GET /announcements/{id}
-/// The Note (or its Tombstone, 410) for servers; a readable page for people.
+/// The Note (or its Tombstone, 410) for servers; the announcement's page for people.
 async fn announcement(
     State(state): State<FedState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    viewer: Viewer,
 ) -> Result<Response> {
     let id: i64 = id
         .parse()
         .map_err(|_| Error::NotFound(format!("announcement {id}")))?;
+    if !wants_activity_json(&headers) {
+        return Ok(pages::announcement(&state, &viewer, id).await);
+    }
     let view = announce_service::get(&state.app, id).await?;
     let urls = state.app.urls();
-    if wants_activity_json(&headers) {
-        if view.announcement.retracted_at.is_some() {
-            return Ok(activity_json(
-                StatusCode::GONE,
-                apub::tombstone(&urls, &view),
-            ));
-        }
+    if view.announcement.retracted_at.is_some() {
         return Ok(activity_json(
-            StatusCode::OK,
-            apub::with_context(apub::note(&urls, &view)),
+            StatusCode::GONE,
+            apub::tombstone(&urls, &view),
         ));
     }
-    if view.announcement.retracted_at.is_some() {
-        return Ok((
-            StatusCode::GONE,
-            Html("<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>Zurückgezogen</title></head>\
-                  <body><main><h1>Diese Bekanntmachung wurde zurückgezogen.</h1></main></body></html>"
-                .to_owned()),
-        )
-            .into_response());
-    }
-    let a = &view.announcement;
-    let title = a
-        .title
-        .clone()
-        .unwrap_or_else(|| format!("Bekanntmachung {}", a.id));
-    Ok(Html(format!(
-        "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <link rel=\"alternate\" type=\"application/activity+json\" href=\"{href}\"></head>\
-         <body><main><h1>{t}</h1><p><time datetime=\"{iso}\">{date}</time></p>{body}</main></body></html>",
-        t = apub::html_escape(&title),
-        href = urls.announcement(a.id),
-        iso = a.created_at.to_rfc3339(),
-        date = a.created_at.format("%d.%m.%Y"),
-        body = a.body_html,
+    Ok(activity_json(
+        StatusCode::OK,
+        apub::with_context(apub::note(&urls, &view)),
     ))
-    .into_response())
 }
 
 /// # GET /activities/{id}

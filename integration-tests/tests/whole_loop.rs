@@ -253,7 +253,8 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         .filter_map(|f| f["content"]["body"].as_str())
         .collect();
     assert!(
-        names.contains(&"beteiligung-1.json") && names.contains(&"beteiligung-1-kommentare.csv"),
+        names.contains(&"beteiligung-1-consultation.json")
+            && names.contains(&"beteiligung-1-comments.csv"),
         "{names:?}"
     );
     store.close().await.expect("close");

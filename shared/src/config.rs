@@ -35,6 +35,7 @@ pub struct Config {
     pub federation: FederationConfig,
     pub policy: PolicyConfig,
     pub log: LogConfig,
+    pub site: SiteConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<MatrixConfig>,
 }
@@ -76,6 +77,76 @@ pub struct ActorConfig {
     /// Imprint (Impressum) and privacy notice (Datenschutzerklärung) links shown on the profile.
     pub imprint_url: String,
     pub privacy_url: String,
+}
+
+/// The public pages and the Open Data: who publishes, in which colour, under which licence.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The town hall's name on pages and as Open Data publisher; empty: `actor.display_name`.
+    pub name: String,
+    /// Main colour (`#rrggbb`) of header and links; must reach 4.5:1 against white (WCAG AA).
+    pub color: String,
+    /// Language of pages when the browser asks for neither German nor English.
+    pub language: Language,
+    /// Time zone dates are shown in (IANA name, e.g. `Europe/Berlin`).
+    pub time_zone: String,
+    /// Where people report accessibility barriers (e-mail address or URL).
+    pub accessibility_contact: String,
+    /// The enforcement body named in the accessibility statement (Schlichtungsstelle), a URL.
+    pub accessibility_enforcement_url: String,
+    /// Open Data licence (a DCAT-AP.de licence URI).
+    pub licence: String,
+    /// `dcatde:politicalGeocodingURI`: the municipality in DCAT-AP.de's vocabulary; empty to leave out.
+    pub political_geocoding_uri: String,
+}
+
+impl SiteConfig {
+    /// The configured time zone (checked at start-up, so UTC only as a last resort).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The publisher's name: `site.name`, or the actor's display name.
+    pub fn publisher<'a>(&'a self, actor: &'a ActorConfig) -> &'a str {
+        if self.name.trim().is_empty() {
+            &actor.display_name
+        } else {
+            &self.name
+        }
+    }
+}
+
+/// The two languages of everything a citizen reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    De,
+    En,
+}
+
+/// `#rrggbb` → (r, g, b).
+pub fn parse_hex_color(s: &str) -> Option<(u8, u8, u8)> {
+    let hex = s.strip_prefix('#')?;
+    if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some((byte(0)?, byte(2)?, byte(4)?))
+}
+
+/// WCAG 2.1 contrast ratio of a colour against white.
+pub fn contrast_with_white((r, g, b): (u8, u8, u8)) -> f64 {
+    let channel = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    1.05 / (luminance + 0.05)
 }
 
 /// ActivityStreams actor types Mastodon accepts; Service and Application show a bot badge.
@@ -283,6 +354,44 @@ impl Config {
                 "database.max_connections: must be at least 1".into(),
             ));
         }
+        let site = &self.site;
+        match parse_hex_color(&site.color) {
+            None => {
+                return Err(Error::Config(format!(
+                    "site.color: `{}` must be a colour like #0b5394",
+                    site.color
+                )));
+            }
+            Some(rgb) if contrast_with_white(rgb) < 4.5 => {
+                return Err(Error::Config(format!(
+                    "site.color: `{}` has a contrast of {:.1}:1 against white; WCAG AA needs 4.5:1, choose a darker colour",
+                    site.color,
+                    contrast_with_white(rgb)
+                )));
+            }
+            Some(_) => {}
+        }
+        if site.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(Error::Config(format!(
+                "site.time_zone: `{}` is not an IANA time zone such as Europe/Berlin",
+                site.time_zone
+            )));
+        }
+        for (key, value) in [
+            ("site.licence", &site.licence),
+            (
+                "site.political_geocoding_uri",
+                &site.political_geocoding_uri,
+            ),
+            (
+                "site.accessibility_enforcement_url",
+                &site.accessibility_enforcement_url,
+            ),
+        ] {
+            if !value.is_empty() && Url::parse(value).is_err() {
+                return Err(Error::Config(format!("{key}: `{value}` is not a URL")));
+            }
+        }
         if let Some(m) = &self.matrix {
             if m.password.is_none() && m.access_token.is_none() {
                 return Err(Error::Config(
@@ -488,11 +597,30 @@ mod tests {
             ("RATHAUS_SERVER__BIND", "localhost", "server.bind"),
             ("RATHAUS_DATABASE__URL", "mysql://x/y", "database.url"),
             ("RATHAUS_ACTOR__USERNAME", "Rat Haus", "actor.username"),
+            ("RATHAUS_SITE__COLOR", "blue", "site.color"),
+            ("RATHAUS_SITE__COLOR", "#ffcc00", "4.5:1"),
+            ("RATHAUS_SITE__LICENCE", "dl-by-de", "site.licence"),
+            ("RATHAUS_SITE__LANGUAGE", "fr", "site.language"),
+            ("RATHAUS_SITE__TIME_ZONE", "Mars/Olympus", "site.time_zone"),
         ];
         for (key, value, named) in cases {
             let err = Config::load_from(None, &env(&[(key, value)])).expect_err(value);
             assert!(err.to_string().contains(named), "{value}: {err}");
         }
+    }
+
+    #[test]
+    fn contrast_is_computed_as_wcag_defines_it() {
+        let white = contrast_with_white((255, 255, 255));
+        let black = contrast_with_white((0, 0, 0));
+        assert!((white - 1.0).abs() < 1e-9, "{white}");
+        assert!((black - 21.0).abs() < 1e-9, "{black}");
+        // #767676 is the lightest grey that passes AA on white (4.54:1).
+        let grey = contrast_with_white((0x76, 0x76, 0x76));
+        assert!(grey > 4.5 && grey < 4.6, "{grey}");
+        assert_eq!(parse_hex_color("#0B5394"), Some((0x0b, 0x53, 0x94)));
+        assert_eq!(parse_hex_color("0b5394"), None);
+        assert_eq!(parse_hex_color("#0b539"), None);
     }
 
     #[test]

@@ -126,7 +126,12 @@ fn note_content(view: &AnnouncementView) -> String {
         html.push_str(&format!("<p><strong>{}</strong></p>", html_escape(title)));
     }
     html.push_str(&a.body_html);
-    if let Some(c) = &view.consultation {
+    if let Some(c) = &view.consultation
+        && let Some(result) = &c.result_html
+    {
+        html.push_str("<p><strong>Ergebnis der Beteiligung / Result</strong></p>");
+        html.push_str(result);
+    } else if let Some(c) = &view.consultation {
         html.push_str(&format!(
             "<p>Beteiligung bis {} – antworten Sie auf diesen Beitrag. / Open for comments until {} – reply to this post.</p>",
             c.closes_at.format("%d.%m.%Y %H:%M UTC"),

@@ -131,6 +131,67 @@ pub async fn retract(app: &App, id: i64) -> Result<AnnouncementView> {
     Ok(view)
 }
 
+/// Queues an `Update` of the announcement's Note for every follower, inside `txn`.
+async fn federate_update<C: sea_orm::ConnectionTrait>(
+    app: &App,
+    txn: &C,
+    id: i64,
+    now: chrono::DateTime<Utc>,
+) -> Result<AnnouncementView> {
+    let urls = app.urls();
+    let view = announcements::get_announcement(txn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
+    let inboxes = actors::follower_inboxes(txn).await?;
+    let note = apub::note(&urls, &view);
+    enqueue_activity(txn, &urls, "Update", Some(id), &inboxes, now, |aid| {
+        apub::update(&urls, aid, note)
+    })
+    .await?;
+    Ok(view)
+}
+
+/// Closes a consultation early; followers see the new end time (an `Update`).
+pub async fn close(app: &App, id: i64) -> Result<AnnouncementView> {
+    let now = store::now();
+    let txn = app.store.db().begin().await?;
+    let before = announcements::get_announcement(&txn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
+    if before.consultation.is_none() {
+        return Err(Error::Invalid(format!(
+            "announcement {id} is not a consultation"
+        )));
+    }
+    if before.announcement.retracted_at.is_some() {
+        return Err(Error::Invalid(format!("announcement {id} was retracted")));
+    }
+    if !before.is_open(now) {
+        return Ok(before);
+    }
+    announcements::close_consultation(&txn, id, now).await?;
+    let view = federate_update(app, &txn, id, now).await?;
+    txn.commit().await?;
+    app.wake_delivery();
+    tracing::info!(announcement = id, "consultation closed");
+    Ok(view)
+}
+
+/// Publishes a consultation's result (closing summary / reasoned response): shown on its
+/// page, part of the Open Data export, federated as an `Update` of the Note.
+pub async fn publish_result(app: &App, id: i64, text: String) -> Result<AnnouncementView> {
+    require_text(&text)?;
+    let now = store::now();
+    let txn = app.store.db().begin().await?;
+    let html = markdown::to_html(&text);
+    announcements::set_result(&txn, id, text, html, now).await?;
+    let view = federate_update(app, &txn, id, now).await?;
+    txn.commit().await?;
+    app.wake_delivery();
+    tracing::info!(announcement = id, "consultation result published");
+    Ok(view)
+}
+
 pub async fn get(app: &App, id: i64) -> Result<AnnouncementView> {
     announcements::get_announcement(app.store.db(), id)
         .await?

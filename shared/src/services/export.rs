@@ -9,19 +9,203 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::entities::{CommentStatus, Network};
 use crate::error::{Error, Result};
+use crate::store::announcements::AnnouncementView;
 use crate::store::comments::{self, CommentFilter};
 use crate::store::{announcements, moderation, state};
 use crate::{markdown, store};
 
 const SALT_KEY: &str = "export.pseudonym_salt";
 
-/// The export in both forms.
+/// One CSV table of the export; its CSV-on-the-Web description comes from the same columns,
+/// so file and metadata cannot drift apart.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// File name, e.g. `comments.csv`.
+    pub file: &'static str,
+    pub title_de: &'static str,
+    pub title_en: &'static str,
+    pub columns: &'static [Column],
+    pub primary_key: Option<&'static str>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A column: its header, XSD datatype (CSVW built-in names) and a description.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub datatype: &'static str,
+    pub description: &'static str,
+}
+
+const fn col(name: &'static str, datatype: &'static str, description: &'static str) -> Column {
+    Column {
+        name,
+        datatype,
+        description,
+    }
+}
+
+const CONSULTATION_COLUMNS: &[Column] = &[
+    col("id", "integer", "Nummer der Beteiligung"),
+    col(
+        "url",
+        "anyURI",
+        "Adresse der Beteiligung (Webseite und ActivityPub-Objekt)",
+    ),
+    col("title", "string", "Titel"),
+    col("text", "string", "Text der Bekanntmachung"),
+    col("published", "dateTime", "Veröffentlicht"),
+    col("updated", "dateTime", "Zuletzt geändert"),
+    col("opens", "dateTime", "Beginn der Beteiligung"),
+    col("closes", "dateTime", "Geplantes Ende der Beteiligung"),
+    col("closed_early", "dateTime", "Vorzeitig beendet"),
+    col("retracted", "dateTime", "Zurückgezogen"),
+    col(
+        "result",
+        "string",
+        "Ergebnis / begründete Rückmeldung der Verwaltung",
+    ),
+    col("result_published", "dateTime", "Ergebnis veröffentlicht"),
+];
+const COMMENT_COLUMNS: &[Column] = &[
+    col("id", "integer", "Nummer des Kommentars"),
+    col("parent_id", "integer", "Antwort auf Kommentar"),
+    col("network", "string", "Netz: fediverse oder matrix"),
+    col(
+        "author",
+        "string",
+        "Pseudonym der Autorin/des Autors (gesalzener Hash)",
+    ),
+    col(
+        "origin",
+        "string",
+        "Herkunft: ActivityPub-Objekt-URI oder Matrix-Event-ID",
+    ),
+    col("created_at", "dateTime", "Zeitpunkt des Kommentars"),
+    col(
+        "status",
+        "string",
+        "published, pending, rejected, hidden oder deleted",
+    ),
+    col(
+        "late",
+        "boolean",
+        "Nach Ende der Beteiligung eingegangen (nicht gezählt)",
+    ),
+    col("rule_id", "string", "Regel der letzten Entscheidung"),
+    col("rule_version", "integer", "Version dieser Regel"),
+    col(
+        "text",
+        "string",
+        "Text (nur bei veröffentlichten Kommentaren)",
+    ),
+];
+const ANSWER_COLUMNS: &[Column] = &[
+    col("id", "integer", "Nummer der offiziellen Antwort"),
+    col("comment_id", "integer", "Beantworteter Kommentar"),
+    col("created_at", "dateTime", "Zeitpunkt"),
+    col("url", "anyURI", "Adresse der Antwort (ActivityPub-Objekt)"),
+    col("text", "string", "Text der Antwort"),
+];
+const LOG_COLUMNS: &[Column] = &[
+    col("comment_id", "integer", "Betroffener Kommentar"),
+    col(
+        "action",
+        "string",
+        "Schritt, z. B. auto_publish, auto_hold, approve, reject, hide",
+    ),
+    col(
+        "actor",
+        "string",
+        "policy (automatisch), moderation, cli oder author",
+    ),
+    col("rule_id", "string", "Angewandte Regel"),
+    col("rule_version", "integer", "Version der Regel"),
+    col("reason", "string", "Begründung"),
+    col("created_at", "dateTime", "Zeitpunkt"),
+];
+const STATISTICS_COLUMNS: &[Column] = &[
+    col("metric", "string", "Kennzahl"),
+    col("value", "integer", "Anzahl"),
+];
+
+impl Table {
+    /// The table as CSV (RFC 4180, UTF-8, header row first).
+    pub fn to_csv(&self) -> Result<String> {
+        let header: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
+        csv_string(&header, self.rows.clone())
+    }
+
+    fn csvw(&self) -> Value {
+        let columns: Vec<Value> = self
+            .columns
+            .iter()
+            .map(|c| {
+                json!({"name": c.name, "titles": c.name, "datatype": c.datatype, "dc:description": c.description})
+            })
+            .collect();
+        let mut schema = json!({ "columns": columns });
+        if let Some(pk) = self.primary_key {
+            schema["primaryKey"] = json!(pk);
+        }
+        json!({
+            "url": self.file,
+            "dc:title": [{"@value": self.title_de, "@language": "de"}, {"@value": self.title_en, "@language": "en"}],
+            "tableSchema": schema,
+        })
+    }
+}
+
+/// The export: JSON, the CSV tables, their CSVW metadata and the DCAT-AP.de description.
 #[derive(Debug, Clone)]
 pub struct Export {
+    pub id: i64,
     pub json: Value,
-    pub comments_csv: String,
-    pub answers_csv: String,
-    pub moderation_csv: String,
+    pub tables: Vec<Table>,
+    /// `csv-metadata.json` (CSV on the Web), describing every table by its file name.
+    pub csvw: Value,
+    /// DCAT-AP.de dataset as JSON-LD.
+    pub dcat: Value,
+}
+
+impl Export {
+    pub fn table(&self, file: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.file == file)
+    }
+
+    /// Every file of the export: (name, media type, bytes), in a stable order.
+    pub fn files(&self) -> Result<Vec<(String, &'static str, Vec<u8>)>> {
+        let pretty =
+            |v: &Value| serde_json::to_vec_pretty(v).map_err(|e| Error::Invalid(e.to_string()));
+        let mut files = vec![(
+            "consultation.json".to_owned(),
+            "application/json",
+            pretty(&self.json)?,
+        )];
+        for t in &self.tables {
+            files.push((
+                t.file.to_owned(),
+                "text/csv; charset=utf-8",
+                t.to_csv()?.into_bytes(),
+            ));
+        }
+        files.push((
+            "csv-metadata.json".to_owned(),
+            "application/csvm+json",
+            pretty(&self.csvw)?,
+        ));
+        files.push((
+            "dcat.jsonld".to_owned(),
+            "application/ld+json",
+            pretty(&self.dcat)?,
+        ));
+        Ok(files)
+    }
+}
+
+/// Where the export's files are served: `{base}/open-data/{id}/`.
+pub fn download_base(urls: &crate::apub::Urls, id: i64) -> String {
+    format!("{}/open-data/{id}/", urls.base())
 }
 
 /// The salt for pseudonyms, made once per installation and kept secret in the store.
@@ -154,67 +338,201 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
         }
     }
     let count = |s: CommentStatus| rows.iter().filter(|c| c.status == s && !c.late).count();
+    let statistics = [
+        ("comments", rows.len()),
+        ("published", count(CommentStatus::Published)),
+        ("held", count(CommentStatus::Pending)),
+        ("rejected", count(CommentStatus::Rejected)),
+        ("hidden", count(CommentStatus::Hidden)),
+        ("deleted_by_author", count(CommentStatus::Deleted)),
+        ("late", rows.iter().filter(|c| c.late).count()),
+        (
+            "fediverse",
+            rows.iter()
+                .filter(|c| c.network == Network::Fediverse)
+                .count(),
+        ),
+        (
+            "matrix",
+            rows.iter().filter(|c| c.network == Network::Matrix).count(),
+        ),
+        ("official_answers", answer_rows.len()),
+    ];
+    let consultation = view.consultation.as_ref();
+    let result = consultation.and_then(|c| c.result_html.as_deref().map(markdown::to_plain_text));
+    let time =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let text = markdown::to_plain_text(&a.body_html);
+    let licence = app.config.site.licence.clone();
     let json = json!({
         "consultation": {
             "id": a.id, "url": urls.announcement(a.id), "title": a.title,
-            "text": markdown::to_plain_text(&a.body_html), "published": a.created_at,
+            "text": text, "published": a.created_at,
             "updated": a.updated_at, "retracted": a.retracted_at,
-            "opens": view.consultation.as_ref().map(|c| c.opens_at),
-            "closes": view.consultation.as_ref().map(|c| c.closes_at),
-            "closed_early": view.consultation.as_ref().and_then(|c| c.closed_at),
-            "result": view.consultation.as_ref().and_then(|c| c.result_html.as_deref().map(markdown::to_plain_text)),
+            "opens": consultation.map(|c| c.opens_at),
+            "closes": consultation.map(|c| c.closes_at),
+            "closed_early": consultation.and_then(|c| c.closed_at),
+            "result": result,
+            "result_published": consultation.and_then(|c| c.result_at),
         },
         "comments": comment_items,
         "official_answers": answer_items,
         "moderation_log": log_items,
-        "statistics": {
-            "comments": rows.len(),
-            "published": count(CommentStatus::Published),
-            "held": count(CommentStatus::Pending),
-            "rejected": count(CommentStatus::Rejected),
-            "hidden": count(CommentStatus::Hidden),
-            "deleted_by_author": count(CommentStatus::Deleted),
-            "late": rows.iter().filter(|c| c.late).count(),
-            "fediverse": rows.iter().filter(|c| c.network == Network::Fediverse).count(),
-            "matrix": rows.iter().filter(|c| c.network == Network::Matrix).count(),
-        },
-        "licence": "http://dcat-ap.de/def/licenses/dl-by-de/2.0",
+        "statistics": statistics.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "licence": licence,
     });
+    let consultation_row = vec![
+        a.id.to_string(),
+        urls.announcement(a.id),
+        a.title.clone().unwrap_or_default(),
+        text,
+        a.created_at.to_rfc3339(),
+        a.updated_at.to_rfc3339(),
+        time(consultation.map(|c| c.opens_at)),
+        time(consultation.map(|c| c.closes_at)),
+        time(consultation.and_then(|c| c.closed_at)),
+        time(a.retracted_at),
+        result.unwrap_or_default(),
+        time(consultation.and_then(|c| c.result_at)),
+    ];
+    let tables = vec![
+        Table {
+            file: "consultation.csv",
+            title_de: "Beteiligung",
+            title_en: "Consultation",
+            columns: CONSULTATION_COLUMNS,
+            primary_key: Some("id"),
+            rows: vec![consultation_row],
+        },
+        Table {
+            file: "comments.csv",
+            title_de: "Kommentare",
+            title_en: "Comments",
+            columns: COMMENT_COLUMNS,
+            primary_key: Some("id"),
+            rows: comment_rows,
+        },
+        Table {
+            file: "answers.csv",
+            title_de: "Offizielle Antworten",
+            title_en: "Official answers",
+            columns: ANSWER_COLUMNS,
+            primary_key: Some("id"),
+            rows: answer_rows,
+        },
+        Table {
+            file: "moderation-log.csv",
+            title_de: "Moderationsprotokoll",
+            title_en: "Moderation log",
+            columns: LOG_COLUMNS,
+            primary_key: None,
+            rows: log_rows,
+        },
+        Table {
+            file: "statistics.csv",
+            title_de: "Statistik",
+            title_en: "Statistics",
+            columns: STATISTICS_COLUMNS,
+            primary_key: Some("metric"),
+            rows: statistics
+                .iter()
+                .map(|(k, v)| vec![k.to_string(), v.to_string()])
+                .collect(),
+        },
+    ];
+    let title = a
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Beteiligung {}", a.id));
+    let publisher = app.config.site.publisher(&app.config.actor).to_owned();
+    let csvw = json!({
+        "@context": ["http://www.w3.org/ns/csvw", {"@language": "de"}],
+        "dc:title": format!("{title} – Offene Daten"),
+        "dc:publisher": publisher,
+        "dc:license": {"@id": licence},
+        "tables": tables.iter().map(Table::csvw).collect::<Vec<_>>(),
+    });
+    let dcat = dcat_dataset(app, &view, &title, &tables);
     Ok(Export {
+        id,
         json,
-        comments_csv: csv_string(
-            &[
-                "id",
-                "parent_id",
-                "network",
-                "author",
-                "origin",
-                "created_at",
-                "status",
-                "late",
-                "rule_id",
-                "rule_version",
-                "text",
-            ],
-            comment_rows,
-        )?,
-        answers_csv: csv_string(
-            &["id", "comment_id", "created_at", "url", "text"],
-            answer_rows,
-        )?,
-        moderation_csv: csv_string(
-            &[
-                "comment_id",
-                "action",
-                "actor",
-                "rule_id",
-                "rule_version",
-                "reason",
-                "created_at",
-            ],
-            log_rows,
-        )?,
+        tables,
+        csvw,
+        dcat,
     })
+}
+
+/// The EU file-type vocabulary DCAT-AP.de asks for.
+const EU_FILE_TYPE: &str = "http://publications.europa.eu/resource/authority/file-type/";
+
+/// DCAT-AP.de description of one consultation's dataset, as JSON-LD.
+fn dcat_dataset(app: &App, view: &AnnouncementView, title: &str, tables: &[Table]) -> Value {
+    let urls = app.urls();
+    let a = &view.announcement;
+    let base = download_base(&urls, a.id);
+    let site = &app.config.site;
+    let publisher = site.publisher(&app.config.actor);
+    let distribution = |file: &str, title_de: &str, format: &str, media: &str| {
+        json!({
+            "@type": "dcat:Distribution",
+            "@id": format!("{base}{file}"),
+            "dct:title": {"@value": title_de, "@language": "de"},
+            "dcat:accessURL": {"@id": format!("{base}{file}")},
+            "dcat:downloadURL": {"@id": format!("{base}{file}")},
+            "dct:format": {"@id": format!("{EU_FILE_TYPE}{format}")},
+            "dcat:mediaType": media,
+            "dct:license": {"@id": site.licence},
+            "dcatde:licenseAttributionByText": publisher,
+        })
+    };
+    let mut distributions = vec![distribution(
+        "consultation.json",
+        "Beteiligung mit Kommentaren, Antworten, Protokoll und Statistik (JSON)",
+        "JSON",
+        "application/json",
+    )];
+    for t in tables {
+        distributions.push(distribution(
+            t.file,
+            &format!("{} (CSV)", t.title_de),
+            "CSV",
+            "text/csv",
+        ));
+    }
+    distributions.push(distribution(
+        "csv-metadata.json",
+        "Beschreibung der CSV-Tabellen (CSV on the Web)",
+        "JSON",
+        "application/csvm+json",
+    ));
+    let mut dataset = json!({
+        "@context": {
+            "dcat": "http://www.w3.org/ns/dcat#",
+            "dct": "http://purl.org/dc/terms/",
+            "dcatde": "http://dcat-ap.de/def/dcatde/",
+            "foaf": "http://xmlns.com/foaf/0.1/",
+            "xsd": "http://www.w3.org/2001/XMLSchema#",
+        },
+        "@id": format!("{base}#dataset"),
+        "@type": "dcat:Dataset",
+        "dct:title": {"@value": format!("Beteiligung: {title}"), "@language": "de"},
+        "dct:description": {
+            "@value": format!("Öffentliche Beteiligung „{title}“ von {publisher}: veröffentlichte Kommentare (Autorinnen und Autoren pseudonymisiert), offizielle Antworten, Moderationsprotokoll mit Regeln und Statistik."),
+            "@language": "de",
+        },
+        "dct:publisher": {"@type": "foaf:Organization", "foaf:name": publisher},
+        "dct:issued": {"@value": a.created_at.to_rfc3339(), "@type": "xsd:dateTime"},
+        "dct:modified": {"@value": a.updated_at.to_rfc3339(), "@type": "xsd:dateTime"},
+        "dcat:landingPage": {"@id": urls.announcement(a.id)},
+        "dcat:theme": {"@id": "http://publications.europa.eu/resource/authority/data-theme/GOVE"},
+        "dcat:keyword": ["Bürgerbeteiligung", "Open Government", "Konsultation"],
+        "dct:language": {"@id": "http://publications.europa.eu/resource/authority/language/DEU"},
+        "dcat:distribution": distributions,
+    });
+    if !site.political_geocoding_uri.is_empty() {
+        dataset["dcatde:politicalGeocodingURI"] = json!({"@id": site.political_geocoding_uri});
+    }
+    dataset
 }
 
 #[cfg(test)]

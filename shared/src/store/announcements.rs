@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::entities::{AnnouncementKind, announcement, consultation};
@@ -151,6 +152,64 @@ pub async fn retract_announcement<C: ConnectionTrait>(
     model.retracted_at = Set(Some(now));
     model.updated_at = Set(now);
     Ok(model.update(db).await?)
+}
+
+/// One page of announcements with their consultation parts, newest first (two queries).
+pub async fn list_views<C: ConnectionTrait>(
+    db: &C,
+    page: u64,
+    per_page: u64,
+) -> Result<Vec<AnnouncementView>> {
+    let rows = list_announcements(db, page, per_page).await?;
+    let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
+    let mut consultations: std::collections::HashMap<i64, consultation::Model> =
+        consultation::Entity::find()
+            .filter(consultation::Column::AnnouncementId.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.announcement_id, c))
+            .collect();
+    Ok(rows
+        .into_iter()
+        .map(|announcement| AnnouncementView {
+            consultation: consultations.remove(&announcement.id),
+            announcement,
+        })
+        .collect())
+}
+
+/// Stores a consultation's result (closing summary / reasoned response); a new one replaces it.
+pub async fn set_result<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    markdown: String,
+    html: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    live_announcement(db, id).await?;
+    let found = consultation::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "announcement {id} is not a consultation, so it has no result"
+            ))
+        })?;
+    let mut model = found.into_active_model();
+    model.result_markdown = Set(Some(markdown));
+    model.result_html = Set(Some(html));
+    model.result_at = Set(Some(now));
+    model.update(db).await?;
+    // The Note changes, so its `updated` moves on.
+    let mut a = announcement::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?
+        .into_active_model();
+    a.updated_at = Set(now);
+    a.update(db).await?;
+    Ok(())
 }
 
 /// Closes a consultation early. Closing twice keeps the first time.

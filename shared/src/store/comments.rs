@@ -231,3 +231,77 @@ pub async fn get_answer<C: ConnectionTrait>(
 ) -> Result<Option<official_answer::Model>> {
     Ok(official_answer::Entity::find_by_id(id).one(db).await?)
 }
+
+/// Answers to any of `comment_ids`, oldest first (one query for a whole page of threads).
+pub async fn answers_for_comments<C: ConnectionTrait>(
+    db: &C,
+    comment_ids: &[i64],
+) -> Result<Vec<official_answer::Model>> {
+    if comment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(official_answer::Entity::find()
+        .filter(official_answer::Column::CommentId.is_in(comment_ids.iter().copied()))
+        .order_by_asc(official_answer::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// What statistics need of a comment, and nothing personal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentFacts {
+    pub announcement_id: i64,
+    pub network: Network,
+    pub status: CommentStatus,
+    pub late: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Facts of every comment, or of one announcement's.
+pub async fn comment_facts<C: ConnectionTrait>(
+    db: &C,
+    announcement_id: Option<i64>,
+) -> Result<Vec<CommentFacts>> {
+    let mut query = comment::Entity::find().select_only().columns([
+        comment::Column::AnnouncementId,
+        comment::Column::Network,
+        comment::Column::Status,
+        comment::Column::Late,
+        comment::Column::CreatedAt,
+    ]);
+    if let Some(id) = announcement_id {
+        query = query.filter(comment::Column::AnnouncementId.eq(id));
+    }
+    let rows: Vec<(i64, Network, CommentStatus, bool, DateTime<Utc>)> =
+        query.into_tuple().all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(announcement_id, network, status, late, created_at)| CommentFacts {
+                announcement_id,
+                network,
+                status,
+                late,
+                created_at,
+            },
+        )
+        .collect())
+}
+
+/// comment id → announcement id, for the given comments.
+pub async fn announcement_ids<C: ConnectionTrait>(
+    db: &C,
+    comment_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, i64>> {
+    if comment_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, i64)> = comment::Entity::find()
+        .select_only()
+        .columns([comment::Column::Id, comment::Column::AnnouncementId])
+        .filter(comment::Column::Id.is_in(comment_ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}

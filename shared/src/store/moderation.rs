@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::entities::moderation_action;
@@ -94,4 +95,38 @@ pub async fn last_action_id<C: ConnectionTrait>(db: &C) -> Result<i64> {
         .one(db)
         .await?
         .map_or(0, |a| a.id))
+}
+
+/// One page of the whole log, newest first; `offset` counts entries.
+pub async fn list_actions_page<C: ConnectionTrait>(
+    db: &C,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<moderation_action::Model>> {
+    Ok(moderation_action::Entity::find()
+        .order_by_desc(moderation_action::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+pub async fn count_actions<C: ConnectionTrait>(db: &C) -> Result<u64> {
+    Ok(moderation_action::Entity::find().count(db).await?)
+}
+
+/// How often each action was taken under each rule (`None`: no rule, e.g. a manual approval).
+pub async fn actions_by_rule<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(String, Option<String>, i64)>> {
+    Ok(moderation_action::Entity::find()
+        .select_only()
+        .column(moderation_action::Column::Action)
+        .column(moderation_action::Column::RuleId)
+        .column_as(moderation_action::Column::Id.count(), "n")
+        .group_by(moderation_action::Column::Action)
+        .group_by(moderation_action::Column::RuleId)
+        .into_tuple()
+        .all(db)
+        .await?)
 }

@@ -1,0 +1,89 @@
+//! Open Data over HTTP: `/open-data/{id}/` lists a consultation's files, each served under
+//! its own name so that `csv-metadata.json` finds its tables by relative URL (CSV on the Web).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use rathaus_shared::services::{announcements, export};
+
+use crate::error::Error;
+use crate::pages::{self, Viewer, views};
+use crate::state::FedState;
+
+pub fn routes() -> Router<FedState> {
+    Router::new()
+        .route("/open-data/{id}", get(redirect))
+        .route("/open-data/{id}/", get(dataset))
+        .route("/open-data/{id}/{file}", get(file))
+}
+
+fn parse_id(raw: &str) -> Result<i64, Error> {
+    raw.parse()
+        .map_err(|_| Error::NotFound(format!("no dataset {raw}")))
+}
+
+/// # GET /open-data/{id} → the folder form, so relative links resolve.
+async fn redirect(Path(id): Path<String>) -> Response {
+    Redirect::permanent(&format!("/open-data/{}/", id.replace('/', ""))).into_response()
+}
+
+/// # GET /open-data/{id}/
+async fn dataset(
+    State(state): State<FedState>,
+    Path(id): Path<String>,
+    viewer: Viewer,
+) -> Response {
+    let result = async {
+        let id = parse_id(&id)?;
+        let view = announcements::get(&state.app, id).await?;
+        let export = export::consultation(&state.app, id).await?;
+        let files: Vec<(String, &'static str)> = export
+            .files()?
+            .into_iter()
+            .map(|(name, media, _)| (name, media))
+            .collect();
+        Ok::<_, Error>((view, files))
+    }
+    .await;
+    match result {
+        Ok((view, files)) => viewer.respond(
+            StatusCode::OK,
+            views::open_data_dataset(
+                &viewer.frame(&state),
+                &view,
+                &files,
+                &state.app.config.site.licence,
+            ),
+        ),
+        Err(e) => viewer.error(&state, e),
+    }
+}
+
+/// # GET /open-data/{id}/{file}
+async fn file(
+    State(state): State<FedState>,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, Error> {
+    let id = parse_id(&id)?;
+    let export = export::consultation(&state.app, id).await?;
+    let (name, media, data) = export
+        .files()?
+        .into_iter()
+        .find(|(n, _, _)| *n == name)
+        .ok_or_else(|| Error::NotFound(format!("dataset {id} has no file {name}")))?;
+    let mut response = (StatusCode::OK, data).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"beteiligung-{id}-{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    // Open Data is meant to be fetched from anywhere, including browser-based tools.
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    pages::security_headers(headers);
+    Ok(response)
+}

@@ -1,0 +1,417 @@
+//! Public HTML pages: start page, announcements with their threads, statistics, the public
+//! moderation log, profile, accessibility statement, Open Data index. German by default,
+//! English on request (`Accept-Language`, or the switch, remembered in a cookie). No
+//! JavaScript, no third-party resources, and a Content-Security-Policy that forbids both.
+
+pub mod views;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use maud::Markup;
+use rathaus_shared::config::Language;
+use rathaus_shared::services::transparency;
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::state::FedState;
+use views::Frame;
+
+const STYLE: &str = include_str!("style.css");
+const LANG_COOKIE: &str = "rathaus_lang";
+
+/// Served with every page: nothing runs, nothing loads from elsewhere, nothing frames us.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
+                   form-action 'none'; frame-ancestors 'none'";
+
+pub fn routes() -> Router<FedState> {
+    Router::new()
+        .route("/", get(start))
+        .route("/statistics", get(statistics))
+        .route("/moderation-log", get(moderation_log))
+        .route("/accessibility", get(accessibility))
+        .route("/open-data", get(open_data_index))
+        .route("/assets/style.css", get(style))
+}
+
+/// The two languages of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    De,
+    En,
+}
+
+impl Lang {
+    /// Picks the German or the English text; both stand side by side where they are used.
+    pub fn t<'a>(self, de: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::De => de,
+            Lang::En => en,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        self.t("de", "en")
+    }
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::De => Lang::En,
+            Lang::En => Lang::De,
+        }
+    }
+    fn parse(code: &str) -> Option<Lang> {
+        let primary = code.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "de" => Some(Lang::De),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+/// The language a browser prefers among ours, by `Accept-Language` q-values (RFC 9110).
+pub fn negotiate(accept_language: &str) -> Option<Lang> {
+    let mut best: Option<(f32, usize, Lang)> = None;
+    for (i, part) in accept_language.split(',').enumerate() {
+        let mut pieces = part.split(';');
+        let Some(lang) = pieces.next().and_then(Lang::parse) else {
+            continue;
+        };
+        let q = pieces
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        // Higher q wins; on a tie the earlier entry.
+        if best.is_none_or(|(bq, bi, _)| q > bq || (q == bq && i < bi)) {
+            best = Some((q, i, lang));
+        }
+    }
+    best.map(|(_, _, l)| l)
+}
+
+/// Who is looking: the language, and whether they just switched it (then we remember it).
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub lang: Lang,
+    switched: bool,
+    path: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+impl FromRequestParts<FedState> for Viewer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &FedState,
+    ) -> Result<Self, Self::Rejection> {
+        let path = parts.uri.path().to_owned();
+        let from_query = Query::<LangQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.lang)
+            .and_then(|l| Lang::parse(&l));
+        if let Some(lang) = from_query {
+            return Ok(Viewer {
+                lang,
+                switched: true,
+                path,
+            });
+        }
+        let cookie = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix(LANG_COOKIE)?.strip_prefix('='))
+            .and_then(Lang::parse);
+        let header = || {
+            parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(negotiate)
+        };
+        let default = match state.app.config.site.language {
+            Language::De => Lang::De,
+            Language::En => Lang::En,
+        };
+        Ok(Viewer {
+            lang: cookie.or_else(header).unwrap_or(default),
+            switched: false,
+            path,
+        })
+    }
+}
+
+impl Viewer {
+    pub fn frame<'a>(&'a self, state: &'a FedState) -> Frame<'a> {
+        let config = &state.app.config;
+        Frame {
+            lang: self.lang,
+            site_name: config.site.publisher(&config.actor),
+            path: &self.path,
+            imprint_url: &config.actor.imprint_url,
+            privacy_url: &config.actor.privacy_url,
+            tz: config.site.tz(),
+            now: chrono::Utc::now(),
+        }
+    }
+
+    /// An HTML answer with our headers (and the language cookie after a switch).
+    pub fn respond(&self, status: StatusCode, markup: Markup) -> Response {
+        let mut response = (status, markup.into_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        security_headers(headers);
+        headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(self.lang.code()),
+        );
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Accept, Accept-Language, Cookie"),
+        );
+        if self.switched {
+            let cookie = format!(
+                "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                self.lang.code()
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                headers.insert(header::SET_COOKIE, v);
+            }
+        }
+        response
+    }
+
+    /// The error as a page a person can read (4xx with the reason, 500 without details).
+    pub fn error(&self, state: &FedState, err: Error) -> Response {
+        let status = err.status();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %err, "page failed");
+            self.lang
+                .t(
+                    "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.",
+                    "An internal error occurred. Please try again later.",
+                )
+                .to_owned()
+        } else if status == StatusCode::NOT_FOUND {
+            self.lang
+                .t(
+                    "Diese Seite gibt es nicht (mehr).",
+                    "This page does not exist (any more).",
+                )
+                .to_owned()
+        } else {
+            err.to_string()
+        };
+        self.respond(
+            status,
+            views::error(&self.frame(state), status.as_u16(), &message),
+        )
+    }
+}
+
+/// Headers every public page carries.
+pub fn security_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+impl PageQuery {
+    /// A bad or missing page number is page 1, never an error.
+    fn page(&self) -> u64 {
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1)
+            .max(1)
+    }
+}
+
+fn handle(state: &FedState) -> String {
+    let urls = state.app.urls();
+    format!("@{}@{}", urls.username(), urls.host())
+}
+
+/// # GET /
+async fn start(
+    State(state): State<FedState>,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    match transparency::listing(&state.app, q.page()).await {
+        Ok(listing) => viewer.respond(
+            StatusCode::OK,
+            views::start(&viewer.frame(&state), &listing, &handle(&state)),
+        ),
+        Err(e) => viewer.error(&state, e.into()),
+    }
+}
+
+/// The HTML side of `/announcements/{id}` (the JSON side is in `objects`).
+pub async fn announcement(state: &FedState, viewer: &Viewer, id: i64) -> Response {
+    let page = match transparency::announcement_page(&state.app, id).await {
+        Ok(p) => p,
+        Err(e) => return viewer.error(state, e.into()),
+    };
+    let frame = viewer.frame(state);
+    if page.view.announcement.retracted_at.is_some() {
+        return viewer.respond(StatusCode::GONE, views::retracted(&frame));
+    }
+    let urls = state.app.urls();
+    let note_url = urls.announcement(id);
+    let handle = handle(state);
+    let how = views::Participation {
+        handle: &handle,
+        note_url: &note_url,
+        matrix_rooms: state
+            .app
+            .config
+            .matrix
+            .as_ref()
+            .map(|m| {
+                m.public_rooms
+                    .iter()
+                    .map(|r| format!("https://matrix.to/#/{r}"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let mut response = viewer.respond(StatusCode::OK, views::announcement(&frame, &page, &how));
+    // Servers find the ActivityPub form from the page.
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "<{note_url}>; rel=\"alternate\"; type=\"application/activity+json\""
+    )) {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    response
+}
+
+/// The HTML side of `/@{name}`.
+pub async fn profile(state: &FedState, viewer: &Viewer) -> Response {
+    let c = &state.app.config.actor;
+    let summary = rathaus_shared::markdown::to_html(&c.summary);
+    viewer.respond(
+        StatusCode::OK,
+        views::profile(
+            &viewer.frame(state),
+            &summary,
+            &handle(state),
+            &state.app.urls().actor(),
+        ),
+    )
+}
+
+/// # GET /statistics
+async fn statistics(State(state): State<FedState>, viewer: Viewer) -> Response {
+    match transparency::statistics(&state.app).await {
+        Ok(s) => viewer.respond(StatusCode::OK, views::statistics(&viewer.frame(&state), &s)),
+        Err(e) => viewer.error(&state, e.into()),
+    }
+}
+
+/// # GET /moderation-log
+async fn moderation_log(
+    State(state): State<FedState>,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    match transparency::public_log(&state.app, q.page()).await {
+        Ok(log) => viewer.respond(
+            StatusCode::OK,
+            views::moderation_log(&viewer.frame(&state), &log),
+        ),
+        Err(e) => viewer.error(&state, e.into()),
+    }
+}
+
+/// # GET /accessibility
+async fn accessibility(State(state): State<FedState>, viewer: Viewer) -> Response {
+    let site = &state.app.config.site;
+    viewer.respond(
+        StatusCode::OK,
+        views::accessibility(
+            &viewer.frame(&state),
+            &views::AccessibilityInfo {
+                contact: &site.accessibility_contact,
+                enforcement_url: &site.accessibility_enforcement_url,
+            },
+        ),
+    )
+}
+
+/// # GET /open-data
+async fn open_data_index(
+    State(state): State<FedState>,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    match transparency::listing(&state.app, q.page()).await {
+        Ok(listing) => viewer.respond(
+            StatusCode::OK,
+            views::open_data_index(&viewer.frame(&state), &listing),
+        ),
+        Err(e) => viewer.error(&state, e.into()),
+    }
+}
+
+/// # GET /assets/style.css — the brand colour from the config, checked for contrast at start.
+async fn style(State(state): State<FedState>) -> Response {
+    let css = STYLE.replace("#0b5394", &state.app.config.site.color);
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        css,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_preferred_of_ours() {
+        assert_eq!(negotiate("de-DE,de;q=0.9,en;q=0.8"), Some(Lang::De));
+        assert_eq!(negotiate("en-US,en;q=0.9,de;q=0.8"), Some(Lang::En));
+        assert_eq!(
+            negotiate("fr-FR,fr;q=0.9,en;q=0.5,de;q=0.4"),
+            Some(Lang::En)
+        );
+        assert_eq!(negotiate("de;q=0.3, en;q=0.7"), Some(Lang::En));
+        assert_eq!(negotiate("en;q=0, de"), Some(Lang::De));
+        assert_eq!(negotiate("fr, it"), None);
+        assert_eq!(negotiate(""), None);
+        assert_eq!(negotiate("*"), None);
+    }
+}
