@@ -693,7 +693,7 @@ async fn execute(
                 }
                 let mime: mime::Mime = media_type.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
                 room.send_attachment(
-                    &format!("beteiligung-{id}-{name}"),
+                    format!("beteiligung-{id}-{name}"),
                     &mime,
                     data,
                     matrix_sdk::attachment::AttachmentConfig::new(),

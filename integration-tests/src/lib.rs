@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+pub mod browser;
 pub mod matrix;
 pub mod sink;
 
@@ -47,6 +48,8 @@ pub struct Rathaus {
     pub port: u16,
     pub dir: PathBuf,
     stderr_path: PathBuf,
+    /// The settings it was started with; `command` uses them too.
+    env: Vec<(String, String)>,
 }
 
 impl Rathaus {
@@ -79,6 +82,10 @@ impl Rathaus {
             port,
             dir: dir.to_owned(),
             stderr_path,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         })
     }
 
@@ -100,14 +107,12 @@ impl Rathaus {
     pub fn command(&self, args: &[&str]) -> Result<String> {
         let port = self.port.to_string();
         let public = format!("http://localhost:{port}");
-        let (code, out, err) = run(
-            &self.dir,
-            args,
-            &[
-                ("RATHAUS_SERVER__PUBLIC_URL", public.as_str()),
-                ("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
-            ],
-        )?;
+        let mut env = vec![
+            ("RATHAUS_SERVER__PUBLIC_URL", public.as_str()),
+            ("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+        ];
+        env.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (code, out, err) = run(&self.dir, args, &env)?;
         if code != 0 {
             bail!("rathaus {args:?} failed ({code}): {err}");
         }
@@ -272,22 +277,59 @@ pub fn fedify_dir() -> PathBuf {
 
 /// Installs the peer's npm packages if they are missing (scripts/test does it up front).
 pub fn ensure_fedify_installed() -> Result<()> {
-    let dir = fedify_dir();
+    ensure_npm_installed(&fedify_dir(), "@fedify/fedify")
+}
+
+/// Runs `npm install` in `dir` unless `node_modules/<package>` is there already.
+pub fn ensure_npm_installed(dir: &Path, package: &str) -> Result<()> {
     if dir
-        .join("node_modules/@fedify/fedify/package.json")
+        .join("node_modules")
+        .join(package)
+        .join("package.json")
         .exists()
     {
         return Ok(());
     }
     let status = Command::new("npm")
         .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .status()
-        .context("run npm install for the Fedify peer (is Node.js installed?)")?;
+        .with_context(|| {
+            format!(
+                "run npm install in {} (is Node.js installed?)",
+                dir.display()
+            )
+        })?;
     if !status.success() {
-        bail!("npm install for the Fedify peer failed: {status}");
+        bail!("npm install in {} failed: {status}", dir.display());
     }
     Ok(())
+}
+
+/// Posts `body` to `url`, signed by `signer` now, as a remote server would.
+pub async fn post_signed(
+    url: &str,
+    body: &serde_json::Value,
+    signer: &rathaus_federation::signatures::Signer,
+) -> Result<(u16, String)> {
+    let body = body.to_string();
+    let parsed = url::Url::parse(url)?;
+    let headers = signer
+        .sign(
+            "POST",
+            &parsed,
+            Some(body.as_bytes()),
+            std::time::SystemTime::now(),
+        )
+        .map_err(|e| anyhow::anyhow!("sign: {e}"))?;
+    let mut req = reqwest::Client::new().post(parsed).body(body);
+    for (name, value) in headers {
+        if name != "host" {
+            req = req.header(name, value);
+        }
+    }
+    let res = req.send().await?;
+    Ok((res.status().as_u16(), res.text().await.unwrap_or_default()))
 }
 
 impl FedifyPeer {

@@ -644,3 +644,150 @@ pub fn open_data_dataset(
     };
     layout(f, &title, content)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use rathaus_shared::entities::{announcement, comment, consultation};
+    use rathaus_shared::services::transparency::threads;
+
+    fn frame(lang: Lang) -> Frame<'static> {
+        Frame {
+            lang,
+            site_name: "Stadt <Test>",
+            path: "/announcements/1",
+            imprint_url: "",
+            privacy_url: "",
+            tz: chrono_tz::Europe::Berlin,
+            now: Utc
+                .with_ymd_and_hms(2026, 11, 2, 12, 0, 0)
+                .single()
+                .expect("t"),
+        }
+    }
+
+    fn raw_comment(id: i64, network: Network, content: &str) -> comment::Model {
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 1, 10, 0, 0)
+            .single()
+            .expect("t");
+        comment::Model {
+            id,
+            announcement_id: 1,
+            parent_comment_id: None,
+            network,
+            origin_id: format!("o{id}"),
+            origin_url: Some("javascript:alert(1)".into()),
+            author_id: "a".into(),
+            author_name: Some("<b onmouseover=alert(1)>Eve</b>".into()),
+            author_domain: "x".into(),
+            content: Some(content.into()),
+            status: CommentStatus::Published,
+            late: false,
+            rule_id: None,
+            rule_version: None,
+            reason: None,
+            created_at: t,
+            received_at: t,
+            updated_at: t,
+            deleted_at: None,
+        }
+    }
+
+    /// Even content that skipped sanitising on the way in (a bug elsewhere) renders inert.
+    #[test]
+    fn hostile_content_renders_inert_even_unsanitised_in_the_store() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 1, 9, 0, 0)
+            .single()
+            .expect("t");
+        let view = AnnouncementView {
+            announcement: announcement::Model {
+                id: 1,
+                kind: AnnouncementKind::Consultation,
+                title: Some("Radweg <script>".into()),
+                body_markdown: String::new(),
+                body_html: "<p>Text<script>alert(1)</script></p>".into(),
+                author: "cli".into(),
+                created_at: t,
+                updated_at: t,
+                retracted_at: None,
+            },
+            consultation: Some(consultation::Model {
+                announcement_id: 1,
+                opens_at: t,
+                closes_at: t + chrono::Duration::days(30),
+                closed_at: None,
+                result_markdown: None,
+                result_html: Some("<p onclick=\"x()\">Ergebnis</p>".into()),
+                result_at: Some(t),
+            }),
+        };
+        let page = AnnouncementPage {
+            view,
+            threads: threads(
+                vec![
+                    raw_comment(
+                        1,
+                        Network::Fediverse,
+                        "<p>Hi<img src=x onerror=alert(1)><a href=\"javascript:alert(2)\">x</a></p>",
+                    ),
+                    raw_comment(
+                        2,
+                        Network::Matrix,
+                        "<script>alert(3)</script>\nzweite Zeile",
+                    ),
+                ],
+                vec![],
+            ),
+            counts: Counts::default(),
+        };
+        let how = Participation {
+            handle: "@rathaus@x",
+            note_url: "https://x/announcements/1",
+            matrix_rooms: vec!["https://matrix.to/#/#rathaus:x".into()],
+        };
+        for lang in [Lang::De, Lang::En] {
+            let html = announcement(&frame(lang), &page, &how).into_string();
+            for bad in [
+                "<script",
+                "<img",
+                "onerror",
+                "onclick",
+                "javascript:",
+                "<b ",
+            ] {
+                assert!(!html.contains(bad), "{bad} in {html}");
+            }
+            assert!(
+                html.contains("&lt;script&gt;alert(3)&lt;/script&gt;<br>zweite Zeile"),
+                "{html}"
+            );
+            assert!(html.contains("&lt;b onmouseover=alert(1)&gt;Eve&lt;/b&gt;"));
+            assert!(html.contains("Stadt &lt;Test&gt;"));
+            assert!(
+                html.contains("matrix.to/#/#rathaus:x"),
+                "Matrix room offered"
+            );
+            assert!(html.contains(&format!("<html lang=\"{}\">", lang.code())));
+        }
+    }
+
+    #[test]
+    fn dates_are_local_and_in_the_reader_s_language() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 7, 1, 10, 5, 0)
+            .single()
+            .expect("t");
+        let de = frame(Lang::De).when(t).into_string();
+        let en = frame(Lang::En).when(t).into_string();
+        // Berlin is UTC+2 in summer.
+        assert!(de.contains("01.07.2026, 12:05 Uhr"), "{de}");
+        assert!(en.contains("1 Jul 2026, 12:05"), "{en}");
+        assert!(
+            de.contains("datetime=\"2026-07-01T10:05:00+00:00\""),
+            "{de}"
+        );
+    }
+}

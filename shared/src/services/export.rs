@@ -276,10 +276,12 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
             Network::Matrix => "matrix",
         };
         let author = pseudonym(&salt, &c.author_id);
-        let origin = if c.status == CommentStatus::Deleted {
-            String::new()
-        } else {
+        // Provenance only for what is public anyway: a held or removed comment's origin would
+        // lead straight to its author.
+        let origin = if c.status == CommentStatus::Published {
             c.origin_id.clone()
+        } else {
+            String::new()
         };
         comment_items.push(json!({
             "id": c.id, "parent_id": c.parent_comment_id, "network": network, "author": author,

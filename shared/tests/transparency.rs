@@ -1,0 +1,202 @@
+//! What the public pages and exports read, on every backend: listings, threads and counts,
+//! statistics, the public moderation log, consultation results and early closing.
+
+use chrono::{Duration, Utc};
+use rathaus_shared::App;
+use rathaus_shared::entities::Network;
+use rathaus_shared::services::announcements::{self, Announce};
+use rathaus_shared::services::comments::{self, ModAction, Submission, SubmitOutcome};
+use rathaus_shared::services::{export, transparency};
+use rathaus_shared::testing::{default_config, for_each_store};
+use sea_orm::{ConnectionTrait, Statement};
+
+fn reply(n: u32, author: &str, text: &str, note: &str) -> Submission {
+    Submission {
+        network: Network::Fediverse,
+        origin_id: format!("https://town.example/notes/{n}"),
+        origin_url: Some(format!("https://town.example/@{author}/{n}")),
+        in_reply_to: note.to_owned(),
+        author_id: format!("https://town.example/users/{author}"),
+        author_name: Some(format!("{author} Name")),
+        author_domain: "town.example".to_owned(),
+        content_html: format!("<p>{text}</p>"),
+        created_at: Utc::now(),
+        privileged: false,
+    }
+}
+
+async fn stored(app: &App, s: Submission) -> i64 {
+    match comments::submit_comment(app, s).await.expect("submit") {
+        SubmitOutcome::Stored(c) => c.id,
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+async fn activities(app: &App, kind: &str) -> i64 {
+    let row = app
+        .store
+        .db()
+        .query_one_raw(Statement::from_string(
+            app.store.backend(),
+            format!("SELECT count(*) AS n FROM outbound_activity WHERE kind = '{kind}'"),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test]
+async fn pages_statistics_log_and_results() {
+    for_each_store(|store| async move {
+        let app = App::with_store(default_config(), store).await.expect("app");
+        let plain = announcements::announce(
+            &app,
+            Announce {
+                text: "Das Bürgerbüro ist geschlossen.".into(),
+                author: "cli".into(),
+                ..Announce::default()
+            },
+        )
+        .await
+        .expect("announce");
+        let view = announcements::announce(
+            &app,
+            Announce {
+                title: Some("Marktplatz".into()),
+                text: "Wie soll der Marktplatz aussehen?".into(),
+                closes_at: Some(Utc::now() + Duration::days(7)),
+                author: "cli".into(),
+                ..Announce::default()
+            },
+        )
+        .await
+        .expect("consult");
+        let id = view.announcement.id;
+        let note = app.urls().announcement(id);
+
+        let first = stored(&app, reply(1, "anna", "Mehr Bäume, bitte.", &note)).await;
+        let mut answer_to = reply(2, "ben", "Und Bänke im Schatten.", &note);
+        answer_to.in_reply_to = "https://town.example/notes/1".into();
+        let second = stored(&app, answer_to).await;
+        let third = stored(&app, reply(3, "carla", "Das wird nichts.", &note)).await;
+        comments::moderate(
+            &app,
+            third,
+            ModAction::Hide,
+            "@mod:x",
+            Some("Off-topic".into()),
+        )
+        .await
+        .expect("hide");
+        comments::answer(&app, first, "Wir prüfen die Bäume.", "@presse:x")
+            .await
+            .expect("answer");
+
+        // The page: threads nest, counts never show text of what is not published.
+        let page = transparency::announcement_page(&app, id)
+            .await
+            .expect("page");
+        assert_eq!(page.threads.len(), 1, "{:?}", page.threads);
+        assert_eq!(page.threads[0].comment.id, first);
+        assert_eq!(page.threads[0].answers.len(), 1);
+        assert_eq!(page.threads[0].replies[0].comment.id, second);
+        assert_eq!((page.counts.published, page.counts.removed), (2, 1));
+
+        // The start page: newest first, with published counts.
+        let listing = transparency::listing(&app, 1).await.expect("listing");
+        let order: Vec<i64> = listing
+            .items
+            .iter()
+            .map(|(v, _)| v.announcement.id)
+            .collect();
+        assert_eq!(order, vec![id, plain.announcement.id]);
+        assert_eq!(listing.items[0].1, 2);
+        assert!(
+            transparency::listing(&app, 99)
+                .await
+                .expect("past the end")
+                .items
+                .is_empty()
+        );
+
+        // Statistics and the log, with grouping on the database.
+        let stats = transparency::statistics(&app).await.expect("stats");
+        assert_eq!(stats.total, 3);
+        assert_eq!(stats.by_status.get("published"), Some(&2));
+        assert_eq!(stats.by_status.get("hidden"), Some(&1));
+        assert_eq!(stats.by_network.get("fediverse"), Some(&3));
+        assert!(
+            stats
+                .actions_by_rule
+                .iter()
+                .any(|(a, _, n)| a == "auto_publish" && *n == 3),
+            "{:?}",
+            stats.actions_by_rule
+        );
+        let log = transparency::public_log(&app, 1).await.expect("log");
+        let hide = log
+            .entries
+            .iter()
+            .find(|e| e.action == "hide")
+            .expect("hide logged");
+        assert_eq!(hide.actor, transparency::Actor::Office);
+        assert_eq!(hide.announcement_id, Some(id));
+        assert_eq!(hide.reason.as_deref(), Some("Off-topic"));
+
+        // A result: stored, federated as an Update, exported. Not for plain announcements.
+        let updates = activities(&app, "Update").await;
+        let err = announcements::publish_result(&app, plain.announcement.id, "Ergebnis".into())
+            .await
+            .expect_err("not a consultation");
+        assert!(err.to_string().contains("not a consultation"), "{err}");
+        let err = announcements::publish_result(&app, id, "  ".into())
+            .await
+            .expect_err("empty");
+        assert!(err.to_string().contains("empty"), "{err}");
+        assert_eq!(
+            activities(&app, "Update").await,
+            updates,
+            "nothing federated on errors"
+        );
+        let after = announcements::publish_result(&app, id, "Wir pflanzen **zwölf** Bäume.".into())
+            .await
+            .expect("result");
+        let c = after.consultation.expect("consultation");
+        assert_eq!(
+            c.result_html.as_deref(),
+            Some("<p>Wir pflanzen <strong>zwölf</strong> Bäume.</p>")
+        );
+        assert!(after.announcement.updated_at > after.announcement.created_at);
+        assert_eq!(activities(&app, "Update").await, updates + 1);
+        let data = export::consultation(&app, id).await.expect("export");
+        assert_eq!(
+            data.json["consultation"]["result"],
+            "Wir pflanzen zwölf Bäume."
+        );
+        let row = &data.table("consultation.csv").expect("table").rows[0];
+        assert_eq!(row[10], "Wir pflanzen zwölf Bäume.");
+        // Hidden comments keep neither text nor origin in the export.
+        let comments_csv = data
+            .table("comments.csv")
+            .expect("comments")
+            .to_csv()
+            .expect("csv");
+        assert!(
+            !comments_csv.contains("Das wird nichts") && !comments_csv.contains("notes/3"),
+            "{comments_csv}"
+        );
+
+        // Closing early: once federated, the second time a no-op.
+        let closed = announcements::close(&app, id).await.expect("close");
+        assert!(!closed.is_open(Utc::now()));
+        assert_eq!(activities(&app, "Update").await, updates + 2);
+        announcements::close(&app, id).await.expect("close again");
+        assert_eq!(activities(&app, "Update").await, updates + 2);
+        let err = announcements::close(&app, plain.announcement.id)
+            .await
+            .expect_err("no consultation");
+        assert!(err.to_string().contains("not a consultation"), "{err}");
+    })
+    .await;
+}
