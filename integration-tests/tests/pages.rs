@@ -586,5 +586,18 @@ async fn public_pages_feeds_and_open_data() {
     }
     let (status, _, body) = get(&format!("{base}/open-data/1/secrets.csv"), &[]).await;
     assert_eq!(status, 404, "{body}");
+    // Nothing personal and no message text in the service's log.
+    let service_log = rathaus.log();
+    for private in [
+        "Ursula Beispiel",
+        "Mallory",
+        "users/ursula",
+        "users/erin",
+        "Bitte eine sichere Querung",
+        "Bitte-loeschen-7f3a",
+        "Danke, die Querung",
+    ] {
+        assert!(!service_log.contains(private), "the log contains {private}");
+    }
     store.close().await.expect("close");
 }

@@ -257,5 +257,44 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
             && names.contains(&"beteiligung-1-comments.csv"),
         "{names:?}"
     );
+
+    // The press office publishes the result: the bot confirms, the follower gets an Update.
+    presse
+        .say(
+            press_room,
+            "!ergebnis 1 Der Spielplatz bekommt **mehr Sandkästen**; eine Seilbahn ist zu teuer.",
+        )
+        .await
+        .expect("result");
+    presse
+        .wait_for(
+            press_room,
+            BOT,
+            "Ergebnis der Beteiligung 1 veröffentlicht",
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let update = eventually(WAIT, "the result at the follower", || async {
+        peer.received("Update")
+            .await
+            .into_iter()
+            .find(|a| a["json"]["object"]["id"] == note_id.as_str())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let content = update["json"]["object"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(content.contains("mehr Sandkästen"), "{update}");
+    // A result for an announcement that is not a consultation is refused with the reason.
+    presse
+        .say(press_room, "!ergebnis 99 Nichts")
+        .await
+        .expect("bad result");
+    presse
+        .wait_for(press_room, BOT, "99", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     store.close().await.expect("close");
 }
