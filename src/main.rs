@@ -426,6 +426,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("no [matrix] section: running without the Matrix bot");
         None
     };
+    let metrics = match app.config.metrics.bind_addr() {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("metrics.bind: cannot listen on {addr}"))?;
+            tracing::info!(address = %listener.local_addr()?, "metrics are served");
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(rathaus_federation::serve_metrics(
+                listener,
+                state.clone(),
+                async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                },
+            )))
+        }
+        None => None,
+    };
     let mut http_stop = stop_rx.clone();
     let mut http = tokio::spawn(rathaus_federation::serve(listener, state, async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
@@ -450,6 +467,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     if let Some(bot) = bot {
         let _ = tokio::time::timeout(grace, bot).await;
+    }
+    if let Some(metrics) = metrics {
+        let _ = tokio::time::timeout(grace, metrics).await;
     }
     // In-flight deliveries finish; anything unfinished stays in the queue (its lease expires).
     if tokio::time::timeout(grace, worker).await.is_err() {

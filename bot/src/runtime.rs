@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use matrix_sdk::Client;
+use matrix_sdk::LoopCtrl;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::event_handler::Ctx;
@@ -27,7 +28,7 @@ use rathaus_shared::services::announcements::{self, Announce};
 use rathaus_shared::services::comments::{self, ModAction, Submission, SubmitOutcome};
 use rathaus_shared::services::moderation;
 use rathaus_shared::store::comments::CommentFilter;
-use rathaus_shared::store::{self, matrix as processed, state};
+use rathaus_shared::store::{self, leader, matrix as processed, state};
 use secrecy_shim::expose;
 use tokio::sync::watch;
 
@@ -229,44 +230,120 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) -> Result<(), Er
         // First start: take in the rooms' current state, never their history, as commands.
         client.sync_once(SyncSettings::default()).await?;
     }
+    let mut handlers_added = false;
+    let mut waiting_logged = false;
+    loop {
+        // Several `rathaus serve` processes may share one PostgreSQL: exactly one syncs.
+        let mut lead = loop {
+            match leader::try_lead(&app.store, MATRIX_SYNC_LOCK).await {
+                Ok(Some(lead)) => break lead,
+                Ok(None) => {
+                    if !waiting_logged {
+                        tracing::info!(
+                            "another process runs the Matrix sync loop; standing by to take over"
+                        );
+                        waiting_logged = true;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot ask the store who runs the Matrix sync loop")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(LEADER_POLL) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+            }
+        };
+        waiting_logged = false;
+        app.metrics.matrix_leader(true);
+        let ctx = match start_leading(&app, &client, &config).await {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                app.metrics.matrix_leader(false);
+                lead.release().await;
+                return Err(e);
+            }
+        };
+        if !handlers_added {
+            client.add_event_handler_context(ctx.clone());
+            client.add_event_handler(on_message);
+            client.add_event_handler(on_reaction);
+            client.add_event_handler(on_redaction);
+            client.add_event_handler(on_invite);
+            handlers_added = true;
+        }
+        let follower = tokio::spawn(follow_log(client.clone(), ctx, shutdown.clone()));
+        tracing::info!("matrix bot running: this process runs the Matrix sync loop");
+        let metrics = app.metrics.clone();
+        let sync = client.sync_with_callback(SyncSettings::default(), |_| {
+            let metrics = metrics.clone();
+            async move {
+                metrics.matrix_synced();
+                LoopCtrl::Continue
+            }
+        });
+        let outcome = tokio::select! {
+            result = sync => Some(result),
+            _ = shutdown.wait_for(|stop| *stop) => None,
+            _ = lost(&mut lead) => {
+                tracing::warn!("lost the Matrix sync lock (database connection gone); standing by");
+                follower.abort();
+                app.metrics.matrix_leader(false);
+                continue;
+            }
+        };
+        follower.abort();
+        app.metrics.matrix_leader(false);
+        lead.release().await;
+        tracing::info!("matrix bot stopped");
+        return match outcome {
+            Some(result) => result.map_err(Error::from),
+            None => Ok(()),
+        };
+    }
+}
+
+/// The advisory lock's name: one Matrix sync loop per database.
+const MATRIX_SYNC_LOCK: &str = "rathaus.matrix-sync";
+/// How often a standby process asks whether it can take over.
+const LEADER_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Resolves when the leadership is gone (checked every few seconds).
+async fn lost(lead: &mut leader::Leadership) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        if !lead.still_held().await {
+            return;
+        }
+    }
+}
+
+/// Joins the configured rooms and builds the handlers' context.
+async fn start_leading(app: &App, client: &Client, config: &MatrixConfig) -> Result<BotCtx, Error> {
     let mut rooms = Rooms {
         press: Vec::new(),
         moderation: None,
         public: Vec::new(),
     };
     for id in &config.press_rooms {
-        rooms.press.push(join(&app, &client, id).await?);
+        rooms.press.push(join(app, client, id).await?);
     }
     if let Some(id) = &config.moderation_room {
-        rooms.moderation = Some(join(&app, &client, id).await?);
+        rooms.moderation = Some(join(app, client, id).await?);
     }
     for id in &config.public_rooms {
-        rooms.public.push(join(&app, &client, id).await?);
+        rooms.public.push(join(app, client, id).await?);
     }
     let me = client
         .user_id()
         .ok_or_else(|| Error::Other("not logged in".into()))?
         .to_owned();
-    let ctx = BotCtx {
+    Ok(BotCtx {
         app: app.clone(),
-        config: Arc::new(config),
+        config: Arc::new(config.clone()),
         rooms: Arc::new(rooms),
         me,
-    };
-    client.add_event_handler_context(ctx.clone());
-    client.add_event_handler(on_message);
-    client.add_event_handler(on_reaction);
-    client.add_event_handler(on_redaction);
-    client.add_event_handler(on_invite);
-    let follower = tokio::spawn(follow_log(client.clone(), ctx, shutdown.clone()));
-    tracing::info!("matrix bot running");
-    tokio::select! {
-        result = client.sync(SyncSettings::default()) => result?,
-        _ = shutdown.wait_for(|stop| *stop) => {}
-    }
-    follower.abort();
-    tracing::info!("matrix bot stopped");
-    Ok(())
+    })
 }
 
 async fn on_message(ev: OriginalSyncRoomMessageEvent, room: Room, ctx: Ctx<BotCtx>) {

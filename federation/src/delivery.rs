@@ -155,6 +155,13 @@ enum Record {
 async fn record_outcomes(state: FedState, mut rx: mpsc::UnboundedReceiver<Record>) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 1000).await > 0 {
+        for record in &batch {
+            state.app.metrics.delivery(match record {
+                Record::Done(_) => "done",
+                Record::Retry(..) => "retry",
+                Record::Failed(..) => "failed",
+            });
+        }
         if let Err(e) = write_batch(&state, &batch).await {
             tracing::error!(error = %e, jobs = batch.len(), "recording delivery outcomes failed; their leases will expire and they are retried");
         }

@@ -1,7 +1,8 @@
 //! Liveness and readiness for process supervisors and load balancers.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rathaus_shared::App;
@@ -11,6 +12,55 @@ pub fn routes() -> Router<crate::FedState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_with_token))
+}
+
+/// The router of the separate metrics address (`metrics.bind`): `/metrics` only, no token.
+pub fn metrics_only(state: crate::FedState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// # GET /metrics (separate address)
+async fn metrics(State(app): State<App>) -> Response {
+    match app.metrics.render(app.store.db()).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => crate::Error::from(e).into_response(),
+    }
+}
+
+/// # GET /metrics (public address): only with `Authorization: Bearer <metrics.token>`.
+async fn metrics_with_token(State(app): State<App>, headers: HeaderMap) -> Response {
+    let config = &app.config.metrics;
+    if !config.token_set() {
+        return crate::Error::NotFound(
+            "metrics are not served on this address (set metrics.token or metrics.bind)".into(),
+        )
+        .into_response();
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !config.token_matches(presented) {
+        let mut response =
+            crate::Error::Unauthorized("a valid bearer token is required".into()).into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"metrics\""),
+        );
+        return response;
+    }
+    metrics(State(app)).await
 }
 
 /// # GET /healthz

@@ -11,6 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
 use rathaus_shared::entities::Network;
@@ -47,10 +48,13 @@ fn signature_error(e: SignatureError) -> Error {
 }
 
 /// # POST /inbox, POST /users/{name}/inbox
-async fn inbox(
-    State(state): State<FedState>,
-    request: Request,
-) -> Result<(StatusCode, Json<Value>)> {
+async fn inbox(State(state): State<FedState>, request: Request) -> Response {
+    let response = handle_inbox(&state, request).await.into_response();
+    state.app.metrics.inbox(response.status().as_u16());
+    response
+}
+
+async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode, Json<Value>)> {
     let (parts, body) = request.into_parts();
     let mut headers = BTreeMap::new();
     for (name, value) in &parts.headers {
@@ -120,7 +124,7 @@ async fn inbox(
     }
 
     // Whose key signed it?
-    let signer = match sender(&state, &pending).await {
+    let signer = match sender(state, &pending).await {
         Ok(signer) => signer,
         // An account deletion: the actor (and its key) is already gone at the origin. If we
         // never knew it there is nothing to forget.
@@ -146,7 +150,7 @@ async fn inbox(
     if kv::inbound_seen(db, &activity_id).await? {
         return Ok(accepted("duplicate"));
     }
-    let result = dispatch(&state, &kind, &activity, signer).await?;
+    let result = dispatch(state, &kind, &activity, signer).await?;
     kv::record_inbound(db, &activity_id, store::now()).await?;
     tracing::info!(kind = %kind, result, "inbox activity handled");
     Ok(accepted(result))

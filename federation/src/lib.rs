@@ -49,6 +49,18 @@ pub async fn serve(
         .map_err(Error::Io)
 }
 
+/// Serves only `/metrics` on the separate metrics address until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: FedState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    axum::serve(listener, health::metrics_only(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Io)
+}
+
 /// Builds the shared state for an app (loads keys, makes the HTTP client).
 pub async fn state(app: App) -> Result<FedState> {
     FedState::new(app).await

@@ -22,6 +22,8 @@ pub struct App {
     pub delivery_wakeup: Arc<Notify>,
     /// The compiled comment policy and the rate limiters.
     pub policy: Arc<PolicyState>,
+    /// Counters and gauges for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Rules compiled once, swapped as a whole when moderators change them.
@@ -63,6 +65,7 @@ impl App {
                 compiled: RwLock::new(Arc::new(compiled)),
                 limits,
             }),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         };
         let (actor, created) = app.ensure_local_actor().await?;
         if created {

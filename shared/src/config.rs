@@ -36,6 +36,7 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub log: LogConfig,
     pub site: SiteConfig,
+    pub metrics: MetricsConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<MatrixConfig>,
 }
@@ -77,6 +78,38 @@ pub struct ActorConfig {
     /// Imprint (Impressum) and privacy notice (Datenschutzerklärung) links shown on the profile.
     pub imprint_url: String,
     pub privacy_url: String,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A separate listen address (e.g. `127.0.0.1:9091`) that serves only `/metrics`, for a
+    /// scraper on the same host or network; empty: none.
+    pub bind: String,
+    /// A bearer token that opens `/metrics` on the public address; empty: closed there.
+    #[serde(serialize_with = "serialize_secret")]
+    pub token: SecretString,
+}
+
+impl MetricsConfig {
+    pub fn bind_addr(&self) -> Option<SocketAddr> {
+        self.bind.parse().ok()
+    }
+
+    pub fn token_set(&self) -> bool {
+        !self.token.expose_secret().is_empty()
+    }
+
+    /// Compares in constant time, so the token cannot be guessed byte by byte.
+    pub fn token_matches(&self, presented: &str) -> bool {
+        self.token_set()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(
+                self.token.expose_secret().as_bytes(),
+                presented.as_bytes(),
+            )
+            .is_ok()
+    }
 }
 
 /// The public pages and the Open Data: who publishes, in which colour, under which licence.
@@ -270,6 +303,17 @@ fn serialize_secret_opt<S: Serializer>(
     }
 }
 
+fn serialize_secret<S: Serializer>(
+    value: &SecretString,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    if value.expose_secret().is_empty() {
+        s.serialize_str("")
+    } else {
+        s.serialize_str(REDACTED)
+    }
+}
+
 fn serialize_database_url<S: Serializer>(
     value: &SecretString,
     s: S,
@@ -370,6 +414,18 @@ impl Config {
                 )));
             }
             Some(_) => {}
+        }
+        if !self.metrics.bind.is_empty() && self.metrics.bind_addr().is_none() {
+            return Err(Error::Config(format!(
+                "metrics.bind: `{}` is not an address like 127.0.0.1:9091",
+                self.metrics.bind
+            )));
+        }
+        let token = self.metrics.token.expose_secret();
+        if !token.is_empty() && token.len() < 16 {
+            return Err(Error::Config(
+                "metrics.token: use at least 16 characters".into(),
+            ));
         }
         if site.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(Error::Config(format!(
@@ -602,6 +658,8 @@ mod tests {
             ("RATHAUS_SITE__LICENCE", "dl-by-de", "site.licence"),
             ("RATHAUS_SITE__LANGUAGE", "fr", "site.language"),
             ("RATHAUS_SITE__TIME_ZONE", "Mars/Olympus", "site.time_zone"),
+            ("RATHAUS_METRICS__BIND", "localhost", "metrics.bind"),
+            ("RATHAUS_METRICS__TOKEN", "short", "metrics.token"),
         ];
         for (key, value, named) in cases {
             let err = Config::load_from(None, &env(&[(key, value)])).expect_err(value);

@@ -1,5 +1,5 @@
-//! The Rathaus domain: configuration, store, services both fronts call, and (in later issues)
-//! the policy engine and the durable job queue. This crate depends on none of matrix-sdk, axum
+//! The Rathaus domain: configuration, store, services both fronts call, the policy engine,
+//! the durable job queue and the metrics. This crate depends on none of matrix-sdk, axum
 //! or activitypub_federation; CI checks that.
 
 pub mod app;
@@ -9,6 +9,7 @@ pub mod entities;
 pub mod error;
 pub mod keys;
 pub mod markdown;
+pub mod metrics;
 pub mod policy;
 pub mod services;
 pub mod store;

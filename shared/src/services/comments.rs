@@ -264,6 +264,14 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
     if queued {
         app.wake_delivery();
     }
+    app.metrics.policy(
+        match decision.outcome {
+            Outcome::Publish => "publish",
+            Outcome::Hold => "hold",
+            Outcome::Reject => "reject",
+        },
+        decision.rule_id.as_deref(),
+    );
     tracing::info!(comment = c.id, announcement = c.announcement_id, network = ?c.network, outcome = ?decision.outcome, rule = ?decision.rule_id, late, "comment received");
     Ok(SubmitOutcome::Stored(c))
 }

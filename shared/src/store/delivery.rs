@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
     sea_query::{Expr, OnConflict},
 };
 
@@ -282,4 +282,17 @@ pub async fn mark_done_many<C: ConnectionTrait>(
         updated += res.rows_affected;
     }
     Ok(updated)
+}
+
+/// When the oldest job not yet done or failed was queued.
+pub async fn oldest_open_job<C: ConnectionTrait>(db: &C) -> Result<Option<DateTime<Utc>>> {
+    Ok(delivery_job::Entity::find()
+        .select_only()
+        .column(delivery_job::Column::CreatedAt)
+        .filter(delivery_job::Column::Status.is_in([JobStatus::Pending, JobStatus::InFlight]))
+        .order_by_asc(delivery_job::Column::CreatedAt)
+        .limit(1)
+        .into_tuple::<DateTime<Utc>>()
+        .one(db)
+        .await?)
 }
