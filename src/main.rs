@@ -87,6 +87,9 @@ enum Command {
     Result { id: i64, text: String },
     /// Close a consultation now, before its planned end.
     Close { id: i64 },
+    /// Apply the retention rules now (`rathaus serve` does it every hour): pseudonymise the
+    /// authors of comments on consultations that ended long enough ago.
+    Retention,
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +177,16 @@ fn main() -> ExitCode {
                 let app = App::open(config).await?;
                 let view = announcements::publish_result(&app, id, text).await?;
                 println!("{}\t{}", id, app.urls().announcement(view.announcement.id));
+                app.store.close().await?;
+                Ok(())
+            }
+            Command::Retention => {
+                let app = App::open(config).await?;
+                let r = rathaus_shared::services::retention::run(&app, chrono::Utc::now()).await?;
+                println!(
+                    "comments pseudonymised: {}\nremote accounts forgotten: {}\nactivity ids forgotten: {}",
+                    r.comments, r.remote_actors, r.inbound_activities
+                );
                 app.store.close().await?;
                 Ok(())
             }
@@ -443,6 +456,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let retention = tokio::spawn(retention_task(app.clone(), stop_rx.clone()));
     let mut http_stop = stop_rx.clone();
     let mut http = tokio::spawn(rathaus_federation::serve(listener, state, async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
@@ -471,6 +485,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(metrics) = metrics {
         let _ = tokio::time::timeout(grace, metrics).await;
     }
+    retention.abort();
     // In-flight deliveries finish; anything unfinished stays in the queue (its lease expires).
     if tokio::time::timeout(grace, worker).await.is_err() {
         tracing::warn!("deliveries still in flight at shutdown are left in the queue");
@@ -478,6 +493,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.store.close().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Applies the retention rules soon after start and then every hour (idempotent, so several
+/// processes may all run it).
+async fn retention_task(app: App, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if let Err(e) = rathaus_shared::services::retention::run(&app, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "retention run failed; trying again in an hour");
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM, naming which.

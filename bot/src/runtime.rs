@@ -1069,7 +1069,10 @@ async fn on_redaction(
     else {
         return;
     };
-    let result = if c.author_id == ev.sender.as_str() {
+    let own = rathaus_shared::store::comments::written_by(db, &c, ev.sender.as_str())
+        .await
+        .unwrap_or(false);
+    let result = if own {
         comments::delete_comment(&ctx.app, target.as_str(), ev.sender.as_str())
             .await
             .map(|_| ())

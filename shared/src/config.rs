@@ -37,6 +37,7 @@ pub struct Config {
     pub log: LogConfig,
     pub site: SiteConfig,
     pub metrics: MetricsConfig,
+    pub retention: RetentionConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<MatrixConfig>,
 }
@@ -78,6 +79,14 @@ pub struct ActorConfig {
     /// Imprint (Impressum) and privacy notice (Datenschutzerklärung) links shown on the profile.
     pub imprint_url: String,
     pub privacy_url: String,
+}
+
+/// How long personal data of comments is kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days after a consultation ended before its comments' authors are pseudonymised; 0: never.
+    pub pseudonymise_after_days: u32,
 }
 
 /// Who may read `/metrics`.

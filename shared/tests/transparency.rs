@@ -6,7 +6,8 @@ use rathaus_shared::App;
 use rathaus_shared::entities::Network;
 use rathaus_shared::services::announcements::{self, Announce};
 use rathaus_shared::services::comments::{self, ModAction, Submission, SubmitOutcome};
-use rathaus_shared::services::{export, transparency};
+use rathaus_shared::services::{export, retention, transparency};
+use rathaus_shared::store::comments as store_comments;
 use rathaus_shared::testing::{default_config, for_each_store};
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -197,6 +198,88 @@ async fn pages_statistics_log_and_results() {
             .await
             .expect_err("no consultation");
         assert!(err.to_string().contains("not a consultation"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn retention_pseudonymises_authors_of_ended_consultations() {
+    for_each_store(|store| async move {
+        let mut config = default_config();
+        config.retention.pseudonymise_after_days = 30;
+        let app = App::with_store(config, store).await.expect("app");
+        let view = announcements::announce(
+            &app,
+            Announce {
+                text: "Wie soll der Marktplatz aussehen?".into(),
+                closes_at: Some(Utc::now() + Duration::days(7)),
+                author: "cli".into(),
+                ..Announce::default()
+            },
+        )
+        .await
+        .expect("consult");
+        let id = view.announcement.id;
+        let note = app.urls().announcement(id);
+        let first = stored(&app, reply(1, "anna", "Mehr Bäume, bitte.", &note)).await;
+        let db = app.store.db();
+
+        // Not yet: the consultation is open, and 30 days after its end have not passed.
+        let r = retention::run(&app, Utc::now()).await.expect("run");
+        assert_eq!(r.comments, 0);
+        let r = retention::run(&app, Utc::now() + Duration::days(36))
+            .await
+            .expect("run");
+        assert_eq!(r.comments, 0, "ends in 7 days, so 37 days are needed");
+
+        let later = Utc::now() + Duration::days(38);
+        let r = retention::run(&app, later).await.expect("run");
+        assert_eq!(r.comments, 1);
+        let c = store_comments::get_comment(db, first)
+            .await
+            .expect("q")
+            .expect("row");
+        assert!(
+            c.author_id.starts_with("pseudonym:") && !c.author_id.contains("anna"),
+            "{}",
+            c.author_id
+        );
+        assert!(c.origin_id.starts_with("pseudonym:") && !c.origin_id.contains("anna"));
+        assert_eq!((c.author_name, c.origin_url), (None, None));
+        assert_eq!(
+            c.content.as_deref(),
+            Some("<p>Mehr Bäume, bitte.</p>"),
+            "the text stays"
+        );
+        // Idempotent.
+        assert_eq!(
+            retention::run(&app, later).await.expect("again").comments,
+            0
+        );
+        // The author can still delete it: their origin id is found through the hash.
+        let err = comments::delete_comment(
+            &app,
+            "https://town.example/notes/1",
+            "https://town.example/users/ben",
+        )
+        .await
+        .expect_err("not the author");
+        assert!(err.to_string().contains("only the author"), "{err}");
+        assert!(
+            comments::delete_comment(
+                &app,
+                "https://town.example/notes/1",
+                "https://town.example/users/anna"
+            )
+            .await
+            .expect("delete"),
+            "a late deletion still finds the comment"
+        );
+        let c = store_comments::get_comment(db, first)
+            .await
+            .expect("q")
+            .expect("row");
+        assert_eq!(c.content, None, "erased after pseudonymisation too");
     })
     .await;
 }

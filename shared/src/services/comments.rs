@@ -486,7 +486,7 @@ pub async fn edit_comment(
     let Some(c) = comments::comment_by_origin(db, origin_id).await? else {
         return Ok(None);
     };
-    if c.author_id != author_id {
+    if !comments::written_by(db, &c, author_id).await? {
         return Err(Error::Invalid("only the author may edit a comment".into()));
     }
     let (content, plain) = match c.network {
@@ -563,7 +563,7 @@ pub async fn delete_comment(app: &App, origin_id: &str, author_id: &str) -> Resu
     let Some(c) = comments::comment_by_origin(db, origin_id).await? else {
         return Ok(false);
     };
-    if c.author_id != author_id {
+    if !comments::written_by(db, &c, author_id).await? {
         return Err(Error::Invalid(
             "only the author may delete a comment".into(),
         ));

@@ -9,12 +9,10 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::entities::{CommentStatus, Network};
 use crate::error::{Error, Result};
+use crate::markdown;
 use crate::store::announcements::AnnouncementView;
 use crate::store::comments::{self, CommentFilter};
 use crate::store::{announcements, moderation, state};
-use crate::{markdown, store};
-
-const SALT_KEY: &str = "export.pseudonym_salt";
 
 /// One CSV table of the export; its CSV-on-the-Web description comes from the same columns,
 /// so file and metadata cannot drift apart.
@@ -208,28 +206,16 @@ pub fn download_base(urls: &crate::apub::Urls, id: i64) -> String {
     format!("{}/open-data/{id}/", urls.base())
 }
 
-/// The salt for pseudonyms, made once per installation and kept secret in the store.
+/// The installation's pseudonym salt (see `store::state::pseudonym_salt`).
 async fn salt(app: &App) -> Result<String> {
-    let db = app.store.db();
-    if let Some(s) = state::get(db, SALT_KEY).await? {
-        return Ok(s);
-    }
-    let fresh = uuid::Uuid::new_v4().simple().to_string();
-    state::set(db, SALT_KEY, &fresh, store::now()).await?;
-    // Two processes may race: whoever wrote last wins, and both read it back.
-    Ok(state::get(db, SALT_KEY).await?.unwrap_or(fresh))
+    state::pseudonym_salt(app.store.db()).await
 }
 
 /// A stable pseudonym: the first 16 hex digits of SHA-256(salt ‖ author id).
 pub fn pseudonym(salt: &str, author_id: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        format!("{salt}\u{0}{author_id}").as_bytes(),
-    );
-    digest.as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut full = state::salted_hash(salt, author_id);
+    full.truncate(16);
+    full
 }
 
 fn csv_string(header: &[&str], rows: Vec<Vec<String>>) -> Result<String> {

@@ -6,6 +6,7 @@ pub mod comments;
 pub mod export;
 pub mod follows;
 pub mod moderation;
+pub mod retention;
 pub mod transparency;
 
 use chrono::{DateTime, Utc};

@@ -214,3 +214,21 @@ pub async fn follower_of<C: ConnectionTrait>(
         .one(db)
         .await?)
 }
+
+/// Forgets remote actors that do not follow us and were last fetched before `before`
+/// (authors of old comments); they are fetched again if they come back.
+pub async fn prune_unfollowed<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64> {
+    Ok(remote_actor::Entity::delete_many()
+        .filter(remote_actor::Column::FetchedAt.lt(before))
+        .filter(
+            remote_actor::Column::Id.not_in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(follower::Column::RemoteActorId)
+                    .from(follower::Entity)
+                    .to_owned(),
+            ),
+        )
+        .exec(db)
+        .await?
+        .rows_affected)
+}

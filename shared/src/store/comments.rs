@@ -82,14 +82,96 @@ pub async fn get_comment<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<c
     Ok(comment::Entity::find_by_id(id).one(db).await?)
 }
 
+/// The comment with this origin id — also after retention replaced the id by its salted
+/// hash, so a late edit or deletion by the author still finds it.
 pub async fn comment_by_origin<C: ConnectionTrait>(
     db: &C,
     origin_id: &str,
 ) -> Result<Option<comment::Model>> {
-    Ok(comment::Entity::find()
+    let found = comment::Entity::find()
         .filter(comment::Column::OriginId.eq(origin_id))
         .one(db)
+        .await?;
+    if found.is_some() {
+        return Ok(found);
+    }
+    let Some(salt) = super::state::existing_pseudonym_salt(db).await? else {
+        return Ok(None);
+    };
+    Ok(comment::Entity::find()
+        .filter(comment::Column::OriginId.eq(pseudonymised_origin(&salt, origin_id)))
+        .one(db)
         .await?)
+}
+
+/// True when `author_id` wrote `c`, also after retention replaced the author by a hash.
+pub async fn written_by<C: ConnectionTrait>(
+    db: &C,
+    c: &comment::Model,
+    author_id: &str,
+) -> Result<bool> {
+    if c.author_id == author_id {
+        return Ok(true);
+    }
+    if !c.author_id.starts_with(PSEUDONYM_PREFIX) {
+        return Ok(false);
+    }
+    let Some(salt) = super::state::existing_pseudonym_salt(db).await? else {
+        return Ok(false);
+    };
+    Ok(c.author_id
+        == format!(
+            "{PSEUDONYM_PREFIX}{}",
+            super::state::salted_hash(&salt, author_id)
+        ))
+}
+
+/// What retention stores instead of an origin id.
+pub fn pseudonymised_origin(salt: &str, origin_id: &str) -> String {
+    format!(
+        "{PSEUDONYM_PREFIX}{}",
+        super::state::salted_hash(salt, origin_id)
+    )
+}
+
+/// Marks ids that retention replaced by salted hashes.
+pub const PSEUDONYM_PREFIX: &str = "pseudonym:";
+
+/// Comments of these announcements whose author is still named.
+pub async fn comments_to_pseudonymise<C: ConnectionTrait>(
+    db: &C,
+    announcement_ids: &[i64],
+) -> Result<Vec<comment::Model>> {
+    if announcement_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(comment::Entity::find()
+        .filter(comment::Column::AnnouncementId.is_in(announcement_ids.iter().copied()))
+        .filter(comment::Column::AuthorId.not_like(format!("{PSEUDONYM_PREFIX}%")))
+        .all(db)
+        .await?)
+}
+
+/// Replaces who wrote a comment by salted hashes; the text (public already) stays.
+pub async fn pseudonymise_comment<C: ConnectionTrait>(
+    db: &C,
+    c: comment::Model,
+    salt: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let author = format!(
+        "{PSEUDONYM_PREFIX}{}",
+        super::state::salted_hash(salt, &c.author_id)
+    );
+    let origin = pseudonymised_origin(salt, &c.origin_id);
+    let mut model = c.into_active_model();
+    model.author_id = Set(author);
+    model.author_name = Set(None);
+    model.origin_url = Set(None);
+    model.origin_id = Set(origin);
+    model.updated_at = Set(now);
+    model.update(db).await?;
+    Ok(())
 }
 
 /// Which comments to list; every field narrows.

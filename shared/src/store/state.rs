@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, EntityTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::OnConflict,
 };
 
@@ -63,4 +63,42 @@ pub async fn inbound_seen<C: ConnectionTrait>(db: &C, ap_id: &str) -> Result<boo
         .count(db)
         .await?
         > 0)
+}
+
+const SALT_KEY: &str = "export.pseudonym_salt";
+
+/// The salt for pseudonyms (Open Data authors, retention), made once per installation and
+/// kept secret in the store.
+pub async fn pseudonym_salt<C: ConnectionTrait>(db: &C) -> Result<String> {
+    if let Some(s) = get(db, SALT_KEY).await? {
+        return Ok(s);
+    }
+    let fresh = uuid::Uuid::new_v4().simple().to_string();
+    set(db, SALT_KEY, &fresh, super::now()).await?;
+    // Two processes may race: whoever wrote last wins, and both read it back.
+    Ok(get(db, SALT_KEY).await?.unwrap_or(fresh))
+}
+
+/// The salt if one was made already (lookups must not create it).
+pub async fn existing_pseudonym_salt<C: ConnectionTrait>(db: &C) -> Result<Option<String>> {
+    get(db, SALT_KEY).await
+}
+
+/// SHA-256(salt ‖ 0 ‖ value) as 64 hex digits.
+pub fn salted_hash(salt: &str, value: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{salt}\u{0}{value}").as_bytes(),
+    );
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Forgets inbound activity ids older than `before` (they only guard against redeliveries,
+/// which stop after a few days, and they name their authors).
+pub async fn prune_inbound<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64> {
+    Ok(inbound_activity::Entity::delete_many()
+        .filter(inbound_activity::Column::ReceivedAt.lt(before))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
