@@ -87,6 +87,9 @@ enum Command {
     Result { id: i64, text: String },
     /// Close a consultation now, before its planned end.
     Close { id: i64 },
+    /// Write a consistent copy of the SQLite store to FILE, safe while `serve` runs
+    /// (PostgreSQL: use pg_dump). Restore by putting the copy in place of data_dir/rathaus.db.
+    Backup { file: PathBuf },
     /// Apply the retention rules now (`rathaus serve` does it every hour): pseudonymise the
     /// authors of comments on consultations that ended long enough ago.
     Retention,
@@ -178,6 +181,17 @@ fn main() -> ExitCode {
                 let view = announcements::publish_result(&app, id, text).await?;
                 println!("{}\t{}", id, app.urls().announcement(view.announcement.id));
                 app.store.close().await?;
+                Ok(())
+            }
+            Command::Backup { file } => {
+                let db_file = config.data_dir.join("rathaus.db");
+                if config.database.url_is_default() && !db_file.exists() {
+                    anyhow::bail!("there is no store to back up at {}", db_file.display());
+                }
+                let store = Store::connect(&config.database_url(), 1).await?;
+                store.backup_sqlite(&file).await?;
+                println!("{}", file.display());
+                store.close().await?;
                 Ok(())
             }
             Command::Retention => {

@@ -198,3 +198,64 @@ async fn migrate_applies_and_reports() {
     assert!(out.contains("applied  m20261124_000001_initial"), "{out}");
     assert!(!out.contains("pending"), "{out}");
 }
+
+#[tokio::test]
+async fn backup_of_a_running_instance_restores_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[]).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    rathaus
+        .command(&["announce", "--title", "Vor der Sicherung", "Text"])
+        .expect("announce");
+    let copy = dir.path().join("sicherung.db");
+    let out = rathaus
+        .command(&["backup", copy.to_str().expect("path")])
+        .expect("backup while serving");
+    assert!(out.contains("sicherung.db"), "{out}");
+    // Never overwrites.
+    let err = rathaus
+        .command(&["backup", copy.to_str().expect("path")])
+        .expect_err("exists");
+    assert!(err.to_string().contains("exists already"), "{err}");
+    rathaus
+        .command(&["announce", "Nach der Sicherung"])
+        .expect("announce after");
+    let key = actor_key(&rathaus.sqlite_url()).await;
+    rathaus.signal(Signal::SIGTERM).expect("stop");
+    rathaus
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("exit");
+
+    // Restore: the copy replaces the store; the key and what was in it are back.
+    let data = dir.path().join("data");
+    for name in ["rathaus.db", "rathaus.db-wal", "rathaus.db-shm"] {
+        let _ = std::fs::remove_file(data.join(name));
+    }
+    std::fs::copy(&copy, data.join("rathaus.db")).expect("restore");
+    let mut again = Rathaus::start(dir.path(), &["serve"], &[]).expect("start");
+    again.wait_ready().await.expect("ready after restore");
+    assert_eq!(
+        actor_key(&again.sqlite_url()).await,
+        key,
+        "the signing key is restored"
+    );
+    let page = reqwest::get(again.url("/"))
+        .await
+        .expect("start page")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("Vor der Sicherung"), "{page}");
+    assert!(
+        !page.contains("Nach der Sicherung"),
+        "only what was backed up"
+    );
+
+    // No store, no backup: a clear error instead of an empty copy.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) =
+        rathaus_integration_tests::run(empty.path(), &["backup", "x.db"], &[]).expect("run");
+    assert_ne!(code, 0);
+    assert!(err.contains("no store to back up"), "{err}");
+}

@@ -17,7 +17,7 @@ pub mod state;
 use std::time::Duration;
 
 use rathaus_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 
 use crate::error::{Error, Result};
 
@@ -110,6 +110,29 @@ impl Store {
     }
 
     /// Whether the database answers; `/readyz` uses it.
+    /// A consistent copy of an SQLite store in `target` (SQLite's `VACUUM INTO`), safe while
+    /// the service runs. PostgreSQL is backed up with its own tools (`pg_dump`).
+    pub async fn backup_sqlite(&self, target: &std::path::Path) -> Result<()> {
+        if self.backend() != DatabaseBackend::Sqlite {
+            return Err(Error::Invalid(
+                "rathaus backup copies the SQLite store; back up PostgreSQL with pg_dump (see OPERATIONS.md)".into(),
+            ));
+        }
+        if target.exists() {
+            return Err(Error::Invalid(format!(
+                "{} exists already; choose a new file",
+                target.display()
+            )));
+        }
+        let path = target
+            .to_str()
+            .ok_or_else(|| Error::Invalid(format!("{} is not a UTF-8 path", target.display())))?;
+        self.db
+            .execute_unprepared(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))
+            .await?;
+        Ok(())
+    }
+
     pub async fn ping(&self) -> Result<()> {
         self.db.ping().await?;
         Ok(())
