@@ -19,8 +19,10 @@ use crate::state::FedState;
 
 /// Consecutive failures after which a host is paused.
 const PAUSE_AFTER_FAILURES: u32 = 5;
-/// How long a paused host waits before its next probe.
-const PAUSE_FOR: Duration = Duration::from_secs(300);
+/// How long a paused host first waits before a probe; each failed probe doubles it, up to
+/// `MAX_PAUSE`. A short outage costs seconds, a dead host one request now and then.
+const FIRST_PAUSE: Duration = Duration::from_secs(15);
+const MAX_PAUSE: Duration = Duration::from_secs(1800);
 /// Idle poll interval when nothing wakes the worker.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
@@ -60,7 +62,13 @@ pub fn backoff(attempts: i32, min_seconds: u64) -> Duration {
 struct HostState {
     failures: u32,
     paused_until: Option<chrono::DateTime<Utc>>,
+    /// The current pause length while paused.
+    pause: Duration,
     permits: Option<Arc<Semaphore>>,
+}
+
+fn after(d: Duration) -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(d).unwrap_or_default()
 }
 
 /// Per-host limits and failure memory, shared by the worker's tasks.
@@ -87,7 +95,7 @@ impl Hosts {
         if now < until {
             return Some(until);
         }
-        state.paused_until = Some(now + chrono::Duration::from_std(PAUSE_FOR).unwrap_or_default());
+        state.paused_until = Some(after(state.pause));
         None
     }
 
@@ -102,14 +110,18 @@ impl Hosts {
             state.paused_until = None;
         } else {
             state.failures += 1;
-            if state.failures >= PAUSE_AFTER_FAILURES && state.paused_until.is_none() {
+            if state.paused_until.is_some() {
+                // The probe failed too: wait longer.
+                state.pause = (state.pause * 2).min(MAX_PAUSE);
+                state.paused_until = Some(after(state.pause));
+            } else if state.failures >= PAUSE_AFTER_FAILURES {
                 tracing::warn!(
                     host,
                     failures = state.failures,
                     "host keeps failing; pausing deliveries to it"
                 );
-                state.paused_until =
-                    Some(Utc::now() + chrono::Duration::from_std(PAUSE_FOR).unwrap_or_default());
+                state.pause = FIRST_PAUSE;
+                state.paused_until = Some(after(state.pause));
             }
         }
     }
@@ -381,7 +393,13 @@ mod tests {
             assert!(hosts.paused("h").is_none());
             hosts.report("h", false);
         }
-        assert!(hosts.paused("h").is_some());
+        let first = hosts.paused("h").expect("paused");
+        let len = (first - Utc::now()).num_seconds();
+        assert!((14..=15).contains(&len), "{len}");
+        // A failed probe doubles the pause.
+        hosts.report("h", false);
+        let second = hosts.paused("h").expect("still paused");
+        assert!((second - Utc::now()).num_seconds() >= 29);
         hosts.report("h", true);
         assert!(hosts.paused("h").is_none());
     }

@@ -50,43 +50,73 @@ pub struct Rathaus {
     stderr_path: PathBuf,
     /// The settings it was started with; `command` uses them too.
     env: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+/// Spawns `rathaus <args>` in `dir` on `port`; stderr goes to a log file of its own.
+fn spawn(
+    dir: &Path,
+    port: u16,
+    args: &[String],
+    env: &[(String, String)],
+) -> Result<(Child, PathBuf)> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let stderr_path = dir.join(format!("rathaus-{port}-{stamp}.log"));
+    let stderr = std::fs::File::create(&stderr_path)?;
+    let mut cmd = Command::new(rathaus_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("RATHAUS_CONFIG")
+        .env("RATHAUS_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "RATHAUS_SERVER__PUBLIC_URL",
+            format!("http://localhost:{port}"),
+        )
+        // Peers in tests live on loopback.
+        .env("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().context("spawn rathaus")?;
+    Ok((child, stderr_path))
 }
 
 impl Rathaus {
     /// Starts `rathaus <args>` in `dir`, listening on a fresh port set through the environment
     /// (so the command line stays exactly what a user would type).
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let port = free_port();
-        let stderr_path = dir.join(format!("rathaus-{port}.log"));
-        let stderr = std::fs::File::create(&stderr_path)?;
-        let mut cmd = Command::new(rathaus_bin());
-        cmd.args(args)
-            .current_dir(dir)
-            .env_remove("RATHAUS_CONFIG")
-            .env("RATHAUS_SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env(
-                "RATHAUS_SERVER__PUBLIC_URL",
-                format!("http://localhost:{port}"),
-            )
-            // Peers in tests live on loopback.
-            .env("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().context("spawn rathaus")?;
+        let (child, stderr_path) = spawn(dir, port, &args, &env)?;
         Ok(Self {
             child,
             port,
             dir: dir.to_owned(),
             stderr_path,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env,
+            args,
         })
+    }
+
+    /// Starts the same command again on the same port (after it stopped or was killed), so
+    /// its public URL and ids stay the same.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, stderr_path) = spawn(&self.dir, self.port, &self.args, &self.env)?;
+        self.child = child;
+        self.stderr_path = stderr_path;
+        Ok(())
     }
 
     pub fn url(&self, path: &str) -> String {
