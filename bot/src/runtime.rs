@@ -259,9 +259,15 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) -> Result<(), Er
         let ctx = match start_leading(&app, &client, &config).await {
             Ok(ctx) => ctx,
             Err(e) => {
+                // E.g. the homeserver is briefly unreachable: let go, and try again (another
+                // process may do better meanwhile).
+                tracing::warn!(error = %e, "cannot join the configured rooms; retrying");
                 app.metrics.matrix_leader(false);
                 lead.release().await;
-                return Err(e);
+                tokio::select! {
+                    _ = tokio::time::sleep(LEADER_POLL * 5) => continue,
+                    _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+                }
             }
         };
         if !handlers_added {

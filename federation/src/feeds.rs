@@ -24,6 +24,19 @@ pub fn routes() -> Router<FedState> {
         .route("/announcements/{id}/comments.atom", get(comments))
 }
 
+/// Removes characters XML 1.0 does not allow (control characters a remote text may carry),
+/// which would make the whole feed unreadable.
+pub fn xml_safe(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r')
+                || ('\u{20}'..='\u{D7FF}').contains(&c)
+                || ('\u{E000}'..='\u{FFFD}').contains(&c)
+                || c >= '\u{10000}'
+        })
+        .collect()
+}
+
 fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.fixed_offset()
 }
@@ -39,7 +52,7 @@ fn link(href: &str, rel: &str, media: Option<&str>) -> Link {
 
 fn html_content(html: String) -> Content {
     Content {
-        value: Some(html),
+        value: Some(xml_safe(&html)),
         content_type: Some("html".to_owned()),
         ..Default::default()
     }
@@ -78,11 +91,11 @@ async fn announcements(State(state): State<FedState>) -> Result<Response> {
             body.push_str(&markdown::sanitize(result));
         }
         entries.push(Entry {
-            title: Text::plain(
-                a.title
+            title: Text::plain(xml_safe(
+                &a.title
                     .clone()
                     .unwrap_or_else(|| format!("Bekanntmachung {}", a.id)),
-            ),
+            )),
             id: url.clone(),
             updated: fixed(a.updated_at),
             published: Some(fixed(a.created_at)),
@@ -167,12 +180,12 @@ async fn comments(State(state): State<FedState>, Path(id): Path<String>) -> Resu
             links.push(link(origin, "via", None));
         }
         entries.push(Entry {
-            title: Text::plain(format!("Kommentar {} von {name}", c.id)),
+            title: Text::plain(xml_safe(&format!("Kommentar {} von {name}", c.id))),
             id: format!("{page_url}#comment-{}", c.id),
             updated: fixed(c.updated_at),
             published: Some(fixed(c.created_at)),
             authors: vec![Person {
-                name,
+                name: xml_safe(&name),
                 ..Default::default()
             }],
             links,
@@ -203,12 +216,12 @@ async fn comments(State(state): State<FedState>, Path(id): Path<String>) -> Resu
     }
     let self_url = format!("{page_url}/comments.atom");
     let feed = Feed {
-        title: Text::plain(format!(
+        title: Text::plain(xml_safe(&format!(
             "Kommentare: {}",
             a.title
                 .clone()
                 .unwrap_or_else(|| format!("Beteiligung {id}"))
-        )),
+        ))),
         id: self_url.clone(),
         updated: fixed(updated),
         links: vec![
@@ -220,4 +233,20 @@ async fn comments(State(state): State<FedState>, Path(id): Path<String>) -> Resu
         ..Default::default()
     };
     Ok(atom(&feed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_never_reach_the_xml() {
+        assert_eq!(xml_safe("a\u{1}b\u{1b}c\td\ne\u{FFFE}f😀"), "abc\td\nef😀");
+        let feed = Feed {
+            title: Text::plain(xml_safe("Bell\u{7} <b>")),
+            ..Default::default()
+        };
+        let xml = feed.to_string();
+        assert!(Feed::read_from(xml.as_bytes()).is_ok(), "{xml}");
+    }
 }

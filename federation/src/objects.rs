@@ -253,7 +253,8 @@ async fn outbox(
     let Some(page) = q.page else {
         return Ok(collection_summary(&id, total));
     };
-    let page = page.max(1);
+    // Past the end is an empty page, not an overflow.
+    let page = page.clamp(1, total.div_ceil(PAGE_SIZE) + 1);
     let views = announcements::list_views(db, page - 1, PAGE_SIZE).await?;
     let items = views
         .iter()
@@ -284,7 +285,8 @@ async fn followers(
     let Some(page) = q.page else {
         return Ok(collection_summary(&id, total));
     };
-    let page = page.max(1);
+    // Past the end is an empty page, not an overflow.
+    let page = page.clamp(1, total.div_ceil(PAGE_SIZE) + 1);
     let ids = actors::follower_ids(db, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
     Ok(collection_page(
         &id,

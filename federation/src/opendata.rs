@@ -24,6 +24,20 @@ fn parse_id(raw: &str) -> Result<i64, Error> {
         .map_err(|_| Error::NotFound(format!("no dataset {raw}")))
 }
 
+/// The announcement, unless it was retracted: then its data is withdrawn with it.
+async fn published(
+    state: &FedState,
+    id: i64,
+) -> Result<rathaus_shared::store::announcements::AnnouncementView, Error> {
+    let view = announcements::get(&state.app, id).await?;
+    if view.announcement.retracted_at.is_some() {
+        return Err(Error::NotFound(format!(
+            "announcement {id} was retracted; its data is withdrawn"
+        )));
+    }
+    Ok(view)
+}
+
 /// # GET /open-data/{id} → the folder form, so relative links resolve.
 async fn redirect(Path(id): Path<String>) -> Response {
     Redirect::permanent(&format!("/open-data/{}/", id.replace('/', ""))).into_response()
@@ -37,7 +51,7 @@ async fn dataset(
 ) -> Response {
     let result = async {
         let id = parse_id(&id)?;
-        let view = announcements::get(&state.app, id).await?;
+        let view = published(&state, id).await?;
         let export = export::consultation(&state.app, id).await?;
         let files: Vec<(String, &'static str)> = export
             .files()?
@@ -67,6 +81,7 @@ async fn file(
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, Error> {
     let id = parse_id(&id)?;
+    published(&state, id).await?;
     let export = export::consultation(&state.app, id).await?;
     let (name, media, data) = export
         .files()?

@@ -586,6 +586,18 @@ async fn public_pages_feeds_and_open_data() {
     }
     let (status, _, body) = get(&format!("{base}/open-data/1/secrets.csv"), &[]).await;
     assert_eq!(status, 404, "{body}");
+    // A retracted announcement's page is gone (410), and its data is withdrawn with it.
+    rathaus
+        .command(&["announce", "--retract", "2"])
+        .expect("retract");
+    let (status, _, body) = get(&format!("{base}/announcements/2"), &[]).await;
+    assert_eq!(status, 410, "{body}");
+    assert!(body.contains("zurückgezogen"), "{body}");
+    for path in ["/open-data/2/", "/open-data/2/comments.csv"] {
+        let (status, _, _) = get(&format!("{base}{path}"), &[]).await;
+        assert_eq!(status, 404, "{path}");
+    }
+
     // Nothing personal and no message text in the service's log.
     let service_log = rathaus.log();
     for private in [

@@ -165,7 +165,7 @@ impl Metrics {
             (store::now() - t).num_milliseconds().max(0) as f64 / 1000.0
         });
         self.queue_oldest_seconds.set(age);
-        let facts = comments::comment_facts(db, None).await?;
+        let by_status = comments::status_counts(db).await?;
         for status in [
             CommentStatus::Pending,
             CommentStatus::Published,
@@ -173,10 +173,13 @@ impl Metrics {
             CommentStatus::Hidden,
             CommentStatus::Deleted,
         ] {
-            let n = facts.iter().filter(|f| f.status == status).count();
+            let n = by_status
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
             self.comments
                 .get_or_create(&vec![("status", status.as_str().to_owned())])
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
+                .set(n);
         }
         let lag = self
             .last_matrix_sync

@@ -120,6 +120,20 @@ async fn pages_statistics_log_and_results() {
                 .items
                 .is_empty()
         );
+        assert!(
+            transparency::listing(&app, u64::MAX)
+                .await
+                .expect("far")
+                .items
+                .is_empty()
+        );
+        assert!(
+            transparency::public_log(&app, u64::MAX)
+                .await
+                .expect("far")
+                .entries
+                .is_empty()
+        );
 
         // Statistics and the log, with grouping on the database.
         let stats = transparency::statistics(&app).await.expect("stats");
@@ -144,6 +158,23 @@ async fn pages_statistics_log_and_results() {
         assert_eq!(hide.actor, transparency::Actor::Office);
         assert_eq!(hide.announcement_id, Some(id));
         assert_eq!(hide.reason.as_deref(), Some("Off-topic"));
+        // A block's reason tends to name the person: it stays out of the public log.
+        rathaus_shared::services::moderation::block(
+            &app,
+            rathaus_shared::entities::BlockKind::User,
+            "https://town.example/users/carla",
+            Some("carla schreibt nur Spam".into()),
+            "@mod:x",
+        )
+        .await
+        .expect("block");
+        let log = transparency::public_log(&app, 1).await.expect("log");
+        let block = log
+            .entries
+            .iter()
+            .find(|e| e.action == "block")
+            .expect("block logged");
+        assert_eq!(block.reason, None);
 
         // A result: stored, federated as an Update, exported. Not for plain announcements.
         let updates = activities(&app, "Update").await;
@@ -187,10 +218,35 @@ async fn pages_statistics_log_and_results() {
             !comments_csv.contains("Das wird nichts") && !comments_csv.contains("notes/3"),
             "{comments_csv}"
         );
+        let comments_table = data.table("comments.csv").expect("comments");
+        let hidden_row = comments_table
+            .rows
+            .iter()
+            .find(|r| r[0] == third.to_string())
+            .expect("row");
+        assert_eq!(
+            (hidden_row[3].as_str(), hidden_row[4].as_str()),
+            ("", ""),
+            "no pseudonym, no origin: {hidden_row:?}"
+        );
+        let first_row = comments_table
+            .rows
+            .iter()
+            .find(|r| r[0] == first.to_string())
+            .expect("row");
+        assert_eq!(
+            first_row[3].len(),
+            16,
+            "published comments carry a pseudonym"
+        );
 
         // Closing early: once federated, the second time a no-op.
         let closed = announcements::close(&app, id).await.expect("close");
         assert!(!closed.is_open(Utc::now()));
+        assert!(
+            closed.announcement.updated_at > after.announcement.updated_at,
+            "the Note changed"
+        );
         assert_eq!(activities(&app, "Update").await, updates + 2);
         announcements::close(&app, id).await.expect("close again");
         assert_eq!(activities(&app, "Update").await, updates + 2);

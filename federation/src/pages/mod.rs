@@ -141,10 +141,7 @@ impl FromRequestParts<FedState> for Viewer {
                 .and_then(|v| v.to_str().ok())
                 .and_then(negotiate)
         };
-        let default = match state.app.config.site.language {
-            Language::De => Lang::De,
-            Language::En => Lang::En,
-        };
+        let default = site_lang(state);
         Ok(Viewer {
             lang: cookie.or_else(header).unwrap_or(default),
             switched: false,
@@ -153,11 +150,20 @@ impl FromRequestParts<FedState> for Viewer {
     }
 }
 
+/// The language of the town hall's own texts.
+fn site_lang(state: &FedState) -> Lang {
+    match state.app.config.site.language {
+        Language::De => Lang::De,
+        Language::En => Lang::En,
+    }
+}
+
 impl Viewer {
     pub fn frame<'a>(&'a self, state: &'a FedState) -> Frame<'a> {
         let config = &state.app.config;
         Frame {
             lang: self.lang,
+            content_lang: site_lang(state),
             site_name: config.site.publisher(&config.actor),
             path: &self.path,
             imprint_url: &config.actor.imprint_url,

@@ -15,6 +15,8 @@ use super::Lang;
 #[derive(Debug, Clone)]
 pub struct Frame<'a> {
     pub lang: Lang,
+    /// The language the town hall writes its announcements in (`site.language`).
+    pub content_lang: Lang,
     pub site_name: &'a str,
     /// The path of this page (without query), for the language switch.
     pub path: &'a str,
@@ -295,14 +297,14 @@ pub fn announcement(f: &Frame<'_>, p: &AnnouncementPage, how: &Participation<'_>
                     "."
                 }
             }
-            div class="body" lang="de" { (PreEscaped(rathaus_shared::markdown::sanitize(&a.body_html))) }
+            div class="body" lang=(f.content_lang.code()) { (PreEscaped(rathaus_shared::markdown::sanitize(&a.body_html))) }
         }
         @if let Some(c) = &view.consultation {
             @if let (Some(result), Some(at)) = (&c.result_html, c.result_at) {
                 section class="result" aria-labelledby="result" {
                     h2 id="result" { (f.t("Ergebnis der Beteiligung", "Result of the consultation")) }
                     p class="meta" { (f.when(at)) }
-                    div class="body" lang="de" { (PreEscaped(rathaus_shared::markdown::sanitize(result))) }
+                    div class="body" lang=(f.content_lang.code()) { (PreEscaped(rathaus_shared::markdown::sanitize(result))) }
                 }
             }
             @if view.is_open(f.now) {
@@ -655,6 +657,7 @@ mod tests {
     fn frame(lang: Lang) -> Frame<'static> {
         Frame {
             lang,
+            content_lang: Lang::De,
             site_name: "Stadt <Test>",
             path: "/announcements/1",
             imprint_url: "",

@@ -131,6 +131,12 @@ fn note_content(view: &AnnouncementView) -> String {
     {
         html.push_str("<p><strong>Ergebnis der Beteiligung / Result</strong></p>");
         html.push_str(result);
+    } else if let Some(closed) = view.consultation.as_ref().and_then(|c| c.closed_at) {
+        html.push_str(&format!(
+            "<p>Die Beteiligung wurde am {} beendet. / This consultation closed on {}.</p>",
+            closed.format("%d.%m.%Y %H:%M UTC"),
+            closed.format("%Y-%m-%d %H:%M UTC"),
+        ));
     } else if let Some(c) = &view.consultation {
         html.push_str(&format!(
             "<p>Beteiligung bis {} – antworten Sie auf diesen Beitrag. / Open for comments until {} – reply to this post.</p>",

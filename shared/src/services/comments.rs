@@ -601,7 +601,13 @@ pub async fn answer_note(app: &App, answer_id: i64) -> Result<serde_json::Value>
         Network::Fediverse => c.origin_id.clone(),
         Network::Matrix => urls.announcement(c.announcement_id),
     };
-    Ok(apub::with_context(apub::reply_note(
+    let pseudonymised = c.author_id.starts_with(comments::PSEUDONYM_PREFIX);
+    let in_reply_to = if pseudonymised {
+        urls.announcement(c.announcement_id)
+    } else {
+        in_reply_to
+    };
+    let mut note = apub::with_context(apub::reply_note(
         &urls,
         &urls.answer(answer.id),
         &in_reply_to,
@@ -613,7 +619,15 @@ pub async fn answer_note(app: &App, answer_id: i64) -> Result<serde_json::Value>
         &answer.body_html,
         true,
         answer.created_at,
-    )))
+    ));
+    if pseudonymised {
+        // Retention removed who it answered: no mention, a plain public reply to the post.
+        note["tag"] = serde_json::json!([]);
+        note["cc"] = serde_json::json!([urls.followers()]);
+        note["content"] = serde_json::Value::from(answer.body_html.clone());
+        note["contentMap"] = serde_json::json!({ "de": answer.body_html });
+    }
+    Ok(note)
 }
 
 /// Comments for the CLI and the bot, oldest first.

@@ -72,12 +72,12 @@ const COMMENT_COLUMNS: &[Column] = &[
     col(
         "author",
         "string",
-        "Pseudonym der Autorin/des Autors (gesalzener Hash)",
+        "Pseudonym der verfassenden Person (gesalzener Hash; nur bei veröffentlichten Kommentaren)",
     ),
     col(
         "origin",
         "string",
-        "Herkunft: ActivityPub-Objekt-URI oder Matrix-Event-ID",
+        "Herkunft: ActivityPub-Objekt-URI oder Matrix-Event-ID (nur bei veröffentlichten Kommentaren)",
     ),
     col("created_at", "dateTime", "Zeitpunkt des Kommentars"),
     col(
@@ -253,6 +253,21 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
     let mut answer_rows = Vec::new();
     let mut log_items = Vec::new();
     let mut log_rows = Vec::new();
+    // Two queries for all comments' answers and log steps, not two per comment.
+    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    let mut answers_of: std::collections::HashMap<i64, Vec<_>> = Default::default();
+    for answer in comments::answers_for_comments(db, &ids).await? {
+        answers_of
+            .entry(answer.comment_id)
+            .or_default()
+            .push(answer);
+    }
+    let mut actions_of: std::collections::HashMap<i64, Vec<_>> = Default::default();
+    for action in moderation::actions_for_comments(db, &ids).await? {
+        if let Some(id) = action.comment_id {
+            actions_of.entry(id).or_default().push(action);
+        }
+    }
     for c in &rows {
         let text = (c.status == CommentStatus::Published)
             .then(|| c.content.as_deref().map(markdown::to_plain_text))
@@ -261,7 +276,13 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
             Network::Fediverse => "fediverse",
             Network::Matrix => "matrix",
         };
-        let author = pseudonym(&salt, &c.author_id);
+        // Only published comments carry a pseudonym: on the others it would link a person's
+        // held, rejected or deleted comments to their public ones.
+        let author = if c.status == CommentStatus::Published {
+            pseudonym(&salt, &c.author_id)
+        } else {
+            String::new()
+        };
         // Provenance only for what is public anyway: a held or removed comment's origin would
         // lead straight to its author.
         let origin = if c.status == CommentStatus::Published {
@@ -289,7 +310,7 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
             c.rule_version.map(|v| v.to_string()).unwrap_or_default(),
             text.unwrap_or_default(),
         ]);
-        for answer in comments::answers_for_comment(db, c.id).await? {
+        for answer in answers_of.remove(&c.id).unwrap_or_default() {
             let text = markdown::to_plain_text(&answer.body_html);
             answer_items.push(json!({"id": answer.id, "comment_id": c.id, "created_at": answer.created_at, "url": urls.answer(answer.id), "text": text}));
             answer_rows.push(vec![
@@ -300,11 +321,7 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
                 text,
             ]);
         }
-        for action in moderation::list_actions(db, Some(c.id), 1000)
-            .await?
-            .into_iter()
-            .rev()
-        {
+        for action in actions_of.remove(&c.id).unwrap_or_default() {
             // Who moderated is an office's act; the author's own steps name no person.
             let actor = match action.actor.as_str() {
                 "policy" | "author" | "cli" => action.actor.clone(),

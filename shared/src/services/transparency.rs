@@ -27,15 +27,13 @@ pub struct Listing {
 /// `page` counts from 1; a page past the end is empty, not an error.
 pub async fn listing(app: &App, page: u64) -> Result<Listing> {
     let db = app.store.db();
-    let page = page.max(1);
     let total = announcements::count_announcements(db).await?;
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    // Past the end is empty, not an overflow.
+    let page = page.clamp(1, pages + 1);
     let views = announcements::list_views(db, page - 1, PER_PAGE).await?;
-    let mut published: HashMap<i64, u64> = HashMap::new();
-    for f in comments::comment_facts(db, None).await? {
-        if f.status == CommentStatus::Published {
-            *published.entry(f.announcement_id).or_default() += 1;
-        }
-    }
+    let ids: Vec<i64> = views.iter().map(|v| v.announcement.id).collect();
+    let published = comments::published_counts(db, &ids).await?;
     Ok(Listing {
         items: views
             .into_iter()
@@ -45,7 +43,7 @@ pub async fn listing(app: &App, page: u64) -> Result<Listing> {
             })
             .collect(),
         page,
-        pages: total.div_ceil(PER_PAGE).max(1),
+        pages,
     })
 }
 
@@ -260,8 +258,8 @@ pub struct LogPage {
 /// The moderation log, newest first, `page` from 1.
 pub async fn public_log(app: &App, page: u64) -> Result<LogPage> {
     let db = app.store.db();
-    let page = page.max(1);
     let total = moderation::count_actions(db).await?;
+    let page = page.clamp(1, total.div_ceil(PER_PAGE).max(1) + 1);
     let rows = moderation::list_actions_page(db, (page - 1) * PER_PAGE, PER_PAGE).await?;
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.comment_id).collect();
     let announcement_of = comments::announcement_ids(db, &ids).await?;
@@ -273,10 +271,13 @@ pub async fn public_log(app: &App, page: u64) -> Result<LogPage> {
                 created_at: r.created_at,
                 actor: Actor::of(&r.actor),
                 announcement_id: r.comment_id.and_then(|c| announcement_of.get(&c).copied()),
+                // A block's reason tends to name whom it blocks: it stays internal.
+                reason: r
+                    .reason
+                    .filter(|_| !matches!(r.action.as_str(), "block" | "unblock")),
                 action: r.action,
                 rule_id: r.rule_id,
                 rule_version: r.rule_version,
-                reason: r.reason,
                 comment_id: r.comment_id,
             })
             .collect(),

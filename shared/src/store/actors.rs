@@ -8,7 +8,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::entities::{follower, local_actor, remote_actor};
+use crate::entities::{comment, follower, local_actor, remote_actor};
 use crate::error::Result;
 use crate::keys::generate_rsa_keypair;
 
@@ -215,8 +215,8 @@ pub async fn follower_of<C: ConnectionTrait>(
         .await?)
 }
 
-/// Forgets remote actors that do not follow us and were last fetched before `before`
-/// (authors of old comments); they are fetched again if they come back.
+/// Forgets remote actors that do not follow us, were last fetched before `before` and wrote
+/// no comment since (authors of old comments); they are fetched again if they come back.
 pub async fn prune_unfollowed<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64> {
     Ok(remote_actor::Entity::delete_many()
         .filter(remote_actor::Column::FetchedAt.lt(before))
@@ -225,6 +225,15 @@ pub async fn prune_unfollowed<C: ConnectionTrait>(db: &C, before: DateTime<Utc>)
                 sea_orm::sea_query::Query::select()
                     .column(follower::Column::RemoteActorId)
                     .from(follower::Entity)
+                    .to_owned(),
+            ),
+        )
+        .filter(
+            remote_actor::Column::ApId.not_in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(comment::Column::AuthorId)
+                    .from(comment::Entity)
+                    .and_where(comment::Column::CreatedAt.gte(before))
                     .to_owned(),
             ),
         )

@@ -227,7 +227,16 @@ pub async fn close_consultation<C: ConnectionTrait>(
     }
     let mut model = found.into_active_model();
     model.closed_at = Set(Some(now));
-    Ok(model.update(db).await?)
+    let closed = model.update(db).await?;
+    // The Note changes (its end time and text), so its `updated` moves on.
+    let mut a = announcement::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?
+        .into_active_model();
+    a.updated_at = Set(now);
+    a.update(db).await?;
+    Ok(closed)
 }
 
 impl AnnouncementView {

@@ -167,6 +167,8 @@ pub async fn pseudonymise_comment<C: ConnectionTrait>(
     let mut model = c.into_active_model();
     model.author_id = Set(author);
     model.author_name = Set(None);
+    // A one-person instance's domain names its owner.
+    model.author_domain = Set(String::new());
     model.origin_url = Set(None);
     model.origin_id = Set(origin);
     model.updated_at = Set(now);
@@ -386,4 +388,41 @@ pub async fn announcement_ids<C: ConnectionTrait>(
         .all(db)
         .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// Published, counted (not late) comments per announcement, for the given announcements.
+pub async fn published_counts<C: ConnectionTrait>(
+    db: &C,
+    announcement_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, u64>> {
+    if announcement_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, i64)> = comment::Entity::find()
+        .select_only()
+        .column(comment::Column::AnnouncementId)
+        .column_as(comment::Column::Id.count(), "n")
+        .filter(comment::Column::AnnouncementId.is_in(announcement_ids.iter().copied()))
+        .filter(comment::Column::Status.eq(CommentStatus::Published))
+        .filter(comment::Column::Late.eq(false))
+        .group_by(comment::Column::AnnouncementId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+/// Comments by status, over everything (for metrics).
+pub async fn status_counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(CommentStatus, i64)>> {
+    Ok(comment::Entity::find()
+        .select_only()
+        .column(comment::Column::Status)
+        .column_as(comment::Column::Id.count(), "n")
+        .group_by(comment::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?)
 }

@@ -55,23 +55,31 @@ impl Leadership {
             return true;
         };
         let conn: &mut PgConnection = conn;
-        // This connection holds no other advisory lock.
-        let held: std::result::Result<(bool,), _> = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-             AND pid = pg_backend_pid() AND granted)",
+        // This connection holds no other advisory lock. A connection that does not answer in
+        // time (half-open after a network fault) counts as lost.
+        let held = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            sqlx::query_as::<_, (bool,)>(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+                 AND pid = pg_backend_pid() AND granted)",
+            )
+            .fetch_one(conn),
         )
-        .fetch_one(conn)
         .await;
-        matches!(held, Ok((true,)))
+        matches!(held, Ok(Ok((true,))))
     }
 
     /// Gives the lock up now (also happens when the process or its connection ends).
     pub async fn release(mut self) {
         if let Some(mut conn) = self.conn.take() {
-            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(self.key)
                 .execute(&mut *conn)
                 .await;
+            if unlocked.is_err() {
+                // Maybe still locked: never hand this connection to anyone else.
+                drop(conn.detach());
+            }
         }
     }
 }

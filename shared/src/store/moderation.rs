@@ -130,3 +130,18 @@ pub async fn actions_by_rule<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// Every log step about any of `comment_ids`, oldest first.
+pub async fn actions_for_comments<C: ConnectionTrait>(
+    db: &C,
+    comment_ids: &[i64],
+) -> Result<Vec<moderation_action::Model>> {
+    if comment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(moderation_action::Entity::find()
+        .filter(moderation_action::Column::CommentId.is_in(comment_ids.iter().copied()))
+        .order_by_asc(moderation_action::Column::Id)
+        .all(db)
+        .await?)
+}

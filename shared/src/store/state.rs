@@ -74,8 +74,20 @@ pub async fn pseudonym_salt<C: ConnectionTrait>(db: &C) -> Result<String> {
         return Ok(s);
     }
     let fresh = uuid::Uuid::new_v4().simple().to_string();
-    set(db, SALT_KEY, &fresh, super::now()).await?;
-    // Two processes may race: whoever wrote last wins, and both read it back.
+    // Never overwrite: two processes may race, and the first salt must win for good, since
+    // retention has hashed ids with it.
+    kv_state::Entity::insert(kv_state::ActiveModel {
+        key: Set(SALT_KEY.to_owned()),
+        value: Set(fresh.clone()),
+        updated_at: Set(super::now()),
+    })
+    .on_conflict(
+        OnConflict::column(kv_state::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
     Ok(get(db, SALT_KEY).await?.unwrap_or(fresh))
 }
 
