@@ -64,6 +64,9 @@ struct HostState {
     paused_until: Option<chrono::DateTime<Utc>>,
     /// The current pause length while paused.
     pause: Duration,
+    /// A probe is under way: only its outcome changes the pause (requests that were already
+    /// in flight when the pause began report failures too, and must not lengthen it).
+    probing: bool,
     permits: Option<Arc<Semaphore>>,
 }
 
@@ -96,6 +99,7 @@ impl Hosts {
             return Some(until);
         }
         state.paused_until = Some(after(state.pause));
+        state.probing = true;
         None
     }
 
@@ -108,12 +112,16 @@ impl Hosts {
             }
             state.failures = 0;
             state.paused_until = None;
+            state.probing = false;
         } else {
             state.failures += 1;
             if state.paused_until.is_some() {
-                // The probe failed too: wait longer.
-                state.pause = (state.pause * 2).min(MAX_PAUSE);
-                state.paused_until = Some(after(state.pause));
+                if state.probing {
+                    // The probe failed too: wait longer.
+                    state.probing = false;
+                    state.pause = (state.pause * 2).min(MAX_PAUSE);
+                    state.paused_until = Some(after(state.pause));
+                }
             } else if state.failures >= PAUSE_AFTER_FAILURES {
                 tracing::warn!(
                     host,
@@ -396,7 +404,19 @@ mod tests {
         let first = hosts.paused("h").expect("paused");
         let len = (first - Utc::now()).num_seconds();
         assert!((14..=15).contains(&len), "{len}");
-        // A failed probe doubles the pause.
+        // Failures of requests that were in flight when the pause began change nothing.
+        for _ in 0..10 {
+            hosts.report("h", false);
+        }
+        let still = hosts.paused("h").expect("paused");
+        assert!((still - Utc::now()).num_seconds() <= 15);
+        // When the pause is due one probe goes through; if it fails, the pause doubles.
+        {
+            let mut map = hosts.0.lock().expect("lock");
+            map.get_mut("h").expect("h").paused_until = Some(Utc::now());
+        }
+        assert!(hosts.paused("h").is_none(), "the probe");
+        assert!(hosts.paused("h").is_some(), "only one probe");
         hosts.report("h", false);
         let second = hosts.paused("h").expect("still paused");
         assert!((second - Utc::now()).num_seconds() >= 29);
