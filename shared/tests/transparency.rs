@@ -33,6 +33,24 @@ async fn stored(app: &App, s: Submission) -> i64 {
     }
 }
 
+/// A consultation closing in 7 days: its id and Note URL.
+async fn consultation(app: &App) -> (i64, String) {
+    let view = announcements::announce(
+        app,
+        Announce {
+            title: Some("Marktplatz".into()),
+            text: "Wie soll der Marktplatz aussehen?".into(),
+            closes_at: Some(Utc::now() + Duration::days(7)),
+            author: "cli".into(),
+            ..Announce::default()
+        },
+    )
+    .await
+    .expect("consult");
+    let id = view.announcement.id;
+    (id, app.urls().announcement(id))
+}
+
 async fn activities(app: &App, kind: &str) -> i64 {
     let row = app
         .store
@@ -61,20 +79,7 @@ async fn pages_statistics_log_and_results() {
         )
         .await
         .expect("announce");
-        let view = announcements::announce(
-            &app,
-            Announce {
-                title: Some("Marktplatz".into()),
-                text: "Wie soll der Marktplatz aussehen?".into(),
-                closes_at: Some(Utc::now() + Duration::days(7)),
-                author: "cli".into(),
-                ..Announce::default()
-            },
-        )
-        .await
-        .expect("consult");
-        let id = view.announcement.id;
-        let note = app.urls().announcement(id);
+        let (id, note) = consultation(&app).await;
 
         let first = stored(&app, reply(1, "anna", "Mehr Bäume, bitte.", &note)).await;
         let mut answer_to = reply(2, "ben", "Und Bänke im Schatten.", &note);
@@ -264,19 +269,7 @@ async fn retention_pseudonymises_authors_of_ended_consultations() {
         let mut config = default_config();
         config.retention.pseudonymise_after_days = 30;
         let app = App::with_store(config, store).await.expect("app");
-        let view = announcements::announce(
-            &app,
-            Announce {
-                text: "Wie soll der Marktplatz aussehen?".into(),
-                closes_at: Some(Utc::now() + Duration::days(7)),
-                author: "cli".into(),
-                ..Announce::default()
-            },
-        )
-        .await
-        .expect("consult");
-        let id = view.announcement.id;
-        let note = app.urls().announcement(id);
+        let (_, note) = consultation(&app).await;
         let first = stored(&app, reply(1, "anna", "Mehr Bäume, bitte.", &note)).await;
         let db = app.store.db();
 

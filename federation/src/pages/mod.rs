@@ -202,6 +202,19 @@ impl Viewer {
         response
     }
 
+    /// Renders what was loaded with `view`, or the error as a page.
+    pub fn render<T>(
+        &self,
+        state: &FedState,
+        loaded: rathaus_shared::Result<T>,
+        view: impl FnOnce(&Frame<'_>, &T) -> Markup,
+    ) -> Response {
+        match loaded {
+            Ok(data) => self.respond(StatusCode::OK, view(&self.frame(state), &data)),
+            Err(e) => self.error(state, e.into()),
+        }
+    }
+
     /// The error as a page a person can read (4xx with the reason, 500 without details).
     pub fn error(&self, state: &FedState, err: Error) -> Response {
         let status = err.status();
@@ -273,13 +286,11 @@ async fn start(
     viewer: Viewer,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    match transparency::listing(&state.app, q.page()).await {
-        Ok(listing) => viewer.respond(
-            StatusCode::OK,
-            views::start(&viewer.frame(&state), &listing, &handle(&state)),
-        ),
-        Err(e) => viewer.error(&state, e.into()),
-    }
+    let loaded = transparency::listing(&state.app, q.page()).await;
+    let handle = handle(&state);
+    viewer.render(&state, loaded, |f, listing| {
+        views::start(f, listing, &handle)
+    })
 }
 
 /// The HTML side of `/announcements/{id}` (the JSON side is in `objects`).
@@ -338,10 +349,8 @@ pub async fn profile(state: &FedState, viewer: &Viewer) -> Response {
 
 /// # GET /statistics
 async fn statistics(State(state): State<FedState>, viewer: Viewer) -> Response {
-    match transparency::statistics(&state.app).await {
-        Ok(s) => viewer.respond(StatusCode::OK, views::statistics(&viewer.frame(&state), &s)),
-        Err(e) => viewer.error(&state, e.into()),
-    }
+    let loaded = transparency::statistics(&state.app).await;
+    viewer.render(&state, loaded, views::statistics)
 }
 
 /// # GET /moderation-log
@@ -350,13 +359,8 @@ async fn moderation_log(
     viewer: Viewer,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    match transparency::public_log(&state.app, q.page()).await {
-        Ok(log) => viewer.respond(
-            StatusCode::OK,
-            views::moderation_log(&viewer.frame(&state), &log),
-        ),
-        Err(e) => viewer.error(&state, e.into()),
-    }
+    let loaded = transparency::public_log(&state.app, q.page()).await;
+    viewer.render(&state, loaded, views::moderation_log)
 }
 
 /// # GET /accessibility
@@ -380,13 +384,8 @@ async fn open_data_index(
     viewer: Viewer,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    match transparency::listing(&state.app, q.page()).await {
-        Ok(listing) => viewer.respond(
-            StatusCode::OK,
-            views::open_data_index(&viewer.frame(&state), &listing),
-        ),
-        Err(e) => viewer.error(&state, e.into()),
-    }
+    let loaded = transparency::listing(&state.app, q.page()).await;
+    viewer.render(&state, loaded, views::open_data_index)
 }
 
 /// # GET /assets/style.css — the brand colour from the config, checked for contrast at start.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use rathaus_federation::signatures::Signer;
 use rathaus_integration_tests::sink::Sink;
-use rathaus_integration_tests::{Rathaus, eventually, run};
+use rathaus_integration_tests::{Rathaus, arg, eventually, run};
 use rathaus_shared::Store;
 use rathaus_shared::store::actors::{self, RemoteActorData};
 use sea_orm::TransactionTrait;
@@ -24,14 +24,6 @@ use serde_json::json;
 
 /// Signature headers and the body they sign.
 type SignedRequest = (Vec<(&'static str, String)>, Vec<u8>);
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
 
 #[tokio::main]
 async fn main() -> Result<()> {

@@ -26,21 +26,13 @@ use nix::sys::signal::Signal;
 use rathaus_federation::signatures::Signer;
 use rathaus_integration_tests::matrix::{BOT, Synapse, Town};
 use rathaus_integration_tests::sink::Sink;
-use rathaus_integration_tests::{Rathaus, eventually, free_port, post_signed};
+use rathaus_integration_tests::{Rathaus, arg, eventually, free_port, post_signed};
 use rathaus_shared::Store;
 use rathaus_shared::entities::JobStatus;
 use rathaus_shared::store::actors::{self, RemoteActorData};
 use rathaus_shared::store::{announcements, delivery};
 use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
 
 /// A PostgreSQL server of our own, so the soak can restart it without touching anything else.
 struct PrivatePg {

@@ -202,6 +202,12 @@ pub async fn set_result<C: ConnectionTrait>(
     model.result_at = Set(Some(now));
     model.update(db).await?;
     // The Note changes, so its `updated` moves on.
+    touch(db, id, now).await?;
+    Ok(())
+}
+
+/// Moves an announcement's `updated_at`: its Note changed (result, early close).
+async fn touch<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<()> {
     let mut a = announcement::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -229,13 +235,7 @@ pub async fn close_consultation<C: ConnectionTrait>(
     model.closed_at = Set(Some(now));
     let closed = model.update(db).await?;
     // The Note changes (its end time and text), so its `updated` moves on.
-    let mut a = announcement::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?
-        .into_active_model();
-    a.updated_at = Set(now);
-    a.update(db).await?;
+    touch(db, id, now).await?;
     Ok(closed)
 }
 
