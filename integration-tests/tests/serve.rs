@@ -259,3 +259,47 @@ async fn backup_of_a_running_instance_restores_everything() {
     assert_ne!(code, 0);
     assert!(err.contains("no store to back up"), "{err}");
 }
+
+#[tokio::test]
+async fn metrics_on_their_own_address_and_closed_on_the_public_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = rathaus_integration_tests::free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut rathaus =
+        Rathaus::start(dir.path(), &["serve"], &[("RATHAUS_METRICS__BIND", &bind)]).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    rathaus
+        .command(&["announce", "Für die Metriken"])
+        .expect("announce");
+    let public = reqwest::get(rathaus.url("/metrics")).await.expect("public");
+    assert_eq!(
+        public.status(),
+        404,
+        "no token: closed on the public address"
+    );
+    let res = reqwest::get(format!("http://{bind}/metrics"))
+        .await
+        .expect("metrics address");
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/openmetrics-text"))
+    );
+    let text = res.text().await.expect("text");
+    for name in [
+        "rathaus_comments{status=\"published\"} 0",
+        "rathaus_delivery_queue_jobs{status=\"pending\"}",
+        "rathaus_delivery_queue_oldest_job_age_seconds",
+        "rathaus_matrix_sync_leader 0",
+        "# EOF",
+    ] {
+        assert!(text.contains(name), "{name} missing in\n{text}");
+    }
+    // Only /metrics lives there.
+    let other = reqwest::get(format!("http://{bind}/"))
+        .await
+        .expect("other");
+    assert_eq!(other.status(), 404);
+}
