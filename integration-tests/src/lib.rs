@@ -240,8 +240,9 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(i32, Stri
 #[derive(Debug)]
 pub struct PgSchema {
     pub url: String,
-    admin_url: String,
-    schema: String,
+    /// The database without the schema's search path (for tools like pg_dump).
+    pub admin_url: String,
+    pub schema: String,
 }
 
 impl PgSchema {

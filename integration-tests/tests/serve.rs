@@ -303,3 +303,63 @@ async fn metrics_on_their_own_address_and_closed_on_the_public_one() {
         .expect("other");
     assert_eq!(other.status(), 404);
 }
+
+#[tokio::test]
+async fn postgresql_backup_and_restore_as_documented() {
+    let Some(pg) = PgSchema::create().await else {
+        eprintln!("RATHAUS_TEST_DATABASE_URL not set: PostgreSQL backup test skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("RATHAUS_DATABASE__URL", pg.url.as_str())];
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &env).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    rathaus
+        .command(&["announce", "--title", "Vor der Sicherung", "Text"])
+        .expect("announce");
+    let key = actor_key(&pg.url).await;
+    // OPERATIONS.md: pg_dump --format=custom, later pg_restore --no-owner into an empty place.
+    let dump = dir.path().join("rathaus.dump");
+    let status = std::process::Command::new("pg_dump")
+        .args(["--format=custom", "--schema", &pg.schema, "--file"])
+        .arg(&dump)
+        .arg(&pg.admin_url)
+        .status()
+        .expect("pg_dump runs");
+    assert!(status.success(), "pg_dump failed");
+    rathaus.signal(Signal::SIGTERM).expect("stop");
+    rathaus
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("exit");
+
+    // Disaster: the data is gone.
+    let admin = Store::connect(&pg.admin_url, 1).await.expect("admin");
+    sea_orm::ConnectionTrait::execute_unprepared(
+        admin.db(),
+        &format!("DROP SCHEMA \"{}\" CASCADE", pg.schema),
+    )
+    .await
+    .expect("drop");
+    admin.close().await.expect("close");
+    let status = std::process::Command::new("pg_restore")
+        .args(["--no-owner", "--dbname", &pg.admin_url])
+        .arg(&dump)
+        .status()
+        .expect("pg_restore runs");
+    assert!(status.success(), "pg_restore failed");
+
+    let mut again = Rathaus::start(dir.path(), &["serve"], &env).expect("start");
+    again.wait_ready().await.expect("ready after restore");
+    assert_eq!(actor_key(&pg.url).await, key, "the signing key is restored");
+    let page = reqwest::get(again.url("/"))
+        .await
+        .expect("start page")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("Vor der Sicherung"), "{page}");
+    again.signal(Signal::SIGTERM).expect("stop");
+    let _ = again.wait_exit(Duration::from_secs(15)).await;
+    pg.drop_schema().await;
+}
