@@ -1290,6 +1290,8 @@ async fn on_citizen_message(
             author_name: name,
             author_domain: ev.sender.server_name().to_string(),
             content_html: body.to_owned(),
+            // Matrix messages do not declare their language.
+            language: None,
             created_at: created,
             privileged: ctx
                 .config

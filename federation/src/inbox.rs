@@ -398,6 +398,10 @@ fn reply_of(
             .or_else(|| Some(format!("@{}@{}", signer.username, signer.domain))),
         author_domain: signer.domain.clone(),
         content_html: content.to_owned(),
+        // Mastodon names the language as the one key of `contentMap`.
+        language: object["contentMap"]
+            .as_object()
+            .and_then(|m| (m.len() == 1).then(|| m.keys().next().cloned()).flatten()),
         created_at: published.min(store::now()),
         privileged: false,
     }))

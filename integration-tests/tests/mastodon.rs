@@ -180,6 +180,7 @@ async fn mastodon_payloads_are_understood() {
         .expect("stored");
     assert_eq!(comment.announcement_id, 1);
     assert_eq!(comment.author_name.as_deref(), Some("Ursula Beispiel"));
+    assert_eq!(comment.language.as_deref(), Some("de"), "from contentMap");
     assert_eq!(comment.author_domain, format!("localhost:{}", w.sink.port));
     assert_eq!(comment.status, CommentStatus::Published);
     let text = comment.content.clone().expect("text");

@@ -289,7 +289,10 @@ async fn public_pages_feeds_and_open_data() {
     );
     assert!(page.contains("Ergebnis der Beteiligung"), "result shown");
     assert!(page.contains("geschützten Radweg"));
-    assert!(page.contains("Bitte eine sichere Querung"));
+    assert!(
+        page.contains("class=\"body\" lang=\"de\"><p>Bitte eine sichere Querung"),
+        "the comment's declared language is marked"
+    );
     assert!(
         !page.contains("Bitte-loeschen-7f3a"),
         "deleted text is gone"

@@ -21,6 +21,7 @@ fn submission(n: u32, author: &str, domain: &str, text: &str, note: &str) -> Sub
         author_name: None,
         author_domain: domain.to_owned(),
         content_html: format!("<p>{text}</p>"),
+        language: Some("de".into()),
         created_at: Utc::now(),
         privileged: false,
     }

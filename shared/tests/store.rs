@@ -53,6 +53,7 @@ fn comment(announcement_id: i64, origin: &str, text: &str) -> NewComment {
         author_name: Some("Ursula Eins".into()),
         author_domain: "social1.example".into(),
         content: text.into(),
+        language: Some("de".into()),
         status: CommentStatus::Published,
         late: false,
         rule_id: None,
@@ -76,13 +77,34 @@ async fn migrations_run_up_down_and_up_again() {
         let applied = store.applied_migrations().await.expect("applied");
         assert_eq!(
             applied,
-            vec!["m20261124_000001_initial".to_owned()],
+            vec![
+                "m20261124_000001_initial".to_owned(),
+                "m20261125_000001_comment_language".to_owned()
+            ],
             "{}",
             ts.backend
         );
 
-        store.migrate_down(1).await.expect("down");
-        assert_eq!(store.pending_migrations().await.expect("pending").len(), 1);
+        // The newest step down and up: the column goes and comes back.
+        store.migrate_down(1).await.expect("down one");
+        assert!(
+            store
+                .db()
+                .execute_unprepared("SELECT language FROM comment")
+                .await
+                .is_err(),
+            "{}: language column still exists after down",
+            ts.backend
+        );
+        store.migrate().await.expect("up one");
+        store
+            .db()
+            .execute_unprepared("SELECT language FROM comment")
+            .await
+            .expect("language column back");
+
+        store.migrate_down(2).await.expect("down");
+        assert_eq!(store.pending_migrations().await.expect("pending").len(), 2);
         // The tables are gone: a query against one fails.
         assert!(
             store

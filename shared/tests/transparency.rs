@@ -21,6 +21,7 @@ fn reply(n: u32, author: &str, text: &str, note: &str) -> Submission {
         author_name: Some(format!("{author} Name")),
         author_domain: "town.example".to_owned(),
         content_html: format!("<p>{text}</p>"),
+        language: Some("de".into()),
         created_at: Utc::now(),
         privileged: false,
     }

@@ -246,7 +246,7 @@ fn thread(f: &Frame<'_>, t: &Thread) -> Markup {
                     }
                     @if c.late { " · " (f.t("nach Ende eingegangen", "arrived after closing")) }
                 }
-                div class="body" { (comment_body(c)) }
+                div class="body" lang=[c.language.as_deref()] { (comment_body(c)) }
                 @for a in &t.answers {
                     aside class="answer" aria-label=(f.t("Offizielle Antwort", "Official answer")) {
                         p class="meta" { strong { (f.t("Offizielle Antwort", "Official answer")) } " · " (f.when(a.created_at)) }
@@ -686,6 +686,7 @@ mod tests {
             author_name: Some("<b onmouseover=alert(1)>Eve</b>".into()),
             author_domain: "x".into(),
             content: Some(content.into()),
+            language: Some("en-GB".into()),
             status: CommentStatus::Published,
             late: false,
             rule_id: None,
@@ -769,6 +770,10 @@ mod tests {
             );
             assert!(html.contains("&lt;b onmouseover=alert(1)&gt;Eve&lt;/b&gt;"));
             assert!(html.contains("Stadt &lt;Test&gt;"));
+            assert!(
+                html.contains("<div class=\"body\" lang=\"en-GB\">"),
+                "comment language marked"
+            );
             assert!(
                 html.contains("matrix.to/#/#rathaus:x"),
                 "Matrix room offered"

@@ -22,6 +22,8 @@ pub struct Model {
     pub author_domain: String,
     /// `None` after the author deleted it: only that it existed is kept.
     pub content: Option<String>,
+    /// BCP 47 language tag the author's server declared, if any.
+    pub language: Option<String>,
     pub status: CommentStatus,
     /// Arrived after the consultation closed: stored, not counted.
     pub late: bool,

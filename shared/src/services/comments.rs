@@ -34,6 +34,8 @@ pub struct Submission {
     pub author_domain: String,
     /// HTML from the fediverse (sanitised here) or plain text from Matrix.
     pub content_html: String,
+    /// The language the author's server declared (a BCP 47 tag), if any.
+    pub language: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Moderators and the press office are never rate-limited.
     pub privileged: bool,
@@ -135,6 +137,19 @@ fn status_of(outcome: Outcome) -> CommentStatus {
     }
 }
 
+/// A plausible BCP 47 tag (`de`, `en-GB`, `zh-Hant-TW`): only such go into `lang`.
+pub fn is_language_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 35
+        && tag.split('-').all(|part| {
+            (1..=8).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+        && tag
+            .split('-')
+            .next()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
 pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
     let Some(thread) = thread_of(app, &s.in_reply_to).await? else {
         return Ok(SubmitOutcome::NotForUs);
@@ -202,6 +217,7 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
             author_name: s.author_name,
             author_domain: s.author_domain,
             content,
+            language: s.language.filter(|l| is_language_tag(l)),
             status: status_of(decision.outcome),
             late,
             rule_id: decision.rule_id.clone(),
@@ -633,4 +649,28 @@ pub async fn answer_note(app: &App, answer_id: i64) -> Result<serde_json::Value>
 /// Comments for the CLI and the bot, oldest first.
 pub async fn list(app: &App, filter: &comments::CommentFilter) -> Result<Vec<comment::Model>> {
     comments::list_comments(app.store.db(), filter).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_language_tag;
+
+    #[test]
+    fn only_plausible_language_tags_are_kept() {
+        for ok in ["de", "en-GB", "zh-Hant-TW", "de-CH-1996"] {
+            assert!(is_language_tag(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "de\"><script>",
+            "-de",
+            "de--x",
+            "1de",
+            "toolongsubtag123",
+            "de_DE",
+            "d e",
+        ] {
+            assert!(!is_language_tag(bad), "{bad}");
+        }
+    }
 }

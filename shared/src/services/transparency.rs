@@ -307,6 +307,7 @@ mod tests {
             author_name: None,
             author_domain: "x.example".into(),
             content: Some("text".into()),
+            language: None,
             status: CommentStatus::Published,
             late: false,
             rule_id: None,

@@ -1,0 +1,32 @@
+//! The language a comment is written in, as its author's server declared it (Mastodon's
+//! `contentMap` key), so pages can mark it (`lang`, WCAG 3.1.2).
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("comment"))
+                    .add_column(ColumnDef::new(Alias::new("language")).string_len(35).null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("comment"))
+                    .drop_column(Alias::new("language"))
+                    .to_owned(),
+            )
+            .await
+    }
+}
