@@ -28,6 +28,18 @@ async fn metrics(rathaus: &Rathaus, token: Option<&str>) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap_or_default())
 }
 
+/// Sends a press-room command and waits for the bot's confirmation.
+async fn announce_by_chat(town: &Town, command: &str, confirmation: &str, rathaus: &Rathaus) {
+    town.presse
+        .say(&town.press_room, command)
+        .await
+        .expect("say");
+    town.presse
+        .wait_for(&town.press_room, BOT, confirmation, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+}
+
 /// The value of one sample line, e.g. `rathaus_matrix_sync_leader`.
 fn sample(text: &str, name: &str) -> f64 {
     text.lines()
@@ -132,19 +144,13 @@ async fn two_processes_share_the_work_and_hand_over_the_matrix_loop() {
     }
 
     // An announcement by chat command: A's bot runs it; both workers deliver, each inbox once.
-    town.presse
-        .say(&town.press_room, "!bekanntmachung Erste Bekanntmachung")
-        .await
-        .expect("say");
-    town.presse
-        .wait_for(
-            &town.press_room,
-            BOT,
-            "Bekanntmachung 1 veröffentlicht",
-            WAIT,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}: {}", a.log()));
+    announce_by_chat(
+        &town,
+        "!bekanntmachung Erste Bekanntmachung",
+        "Bekanntmachung 1 veröffentlicht",
+        &a,
+    )
+    .await;
     let creates = eventually(WAIT, "every follower to get the announcement", || async {
         let mut per_inbox: HashMap<String, usize> = HashMap::new();
         for r in sink.received() {
@@ -204,19 +210,13 @@ async fn two_processes_share_the_work_and_hand_over_the_matrix_loop() {
         )
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", b.log()));
-    town.presse
-        .say(&town.press_room, "!bekanntmachung Nach der Übergabe")
-        .await
-        .expect("say");
-    town.presse
-        .wait_for(
-            &town.press_room,
-            BOT,
-            "Bekanntmachung 3 veröffentlicht",
-            WAIT,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}: {}", b.log()));
+    announce_by_chat(
+        &town,
+        "!bekanntmachung Nach der Übergabe",
+        "Bekanntmachung 3 veröffentlicht",
+        &b,
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let store = Store::connect(&pg.url, 1).await.expect("store");
     assert_eq!(

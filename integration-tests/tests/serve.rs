@@ -199,6 +199,16 @@ async fn migrate_applies_and_reports() {
     assert!(!out.contains("pending"), "{out}");
 }
 
+/// The start page's HTML.
+async fn start_page(rathaus: &Rathaus) -> String {
+    reqwest::get(rathaus.url("/"))
+        .await
+        .expect("start page")
+        .text()
+        .await
+        .expect("text")
+}
+
 #[tokio::test]
 async fn backup_of_a_running_instance_restores_everything() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -240,12 +250,7 @@ async fn backup_of_a_running_instance_restores_everything() {
         key,
         "the signing key is restored"
     );
-    let page = reqwest::get(again.url("/"))
-        .await
-        .expect("start page")
-        .text()
-        .await
-        .expect("text");
+    let page = start_page(&again).await;
     assert!(page.contains("Vor der Sicherung"), "{page}");
     assert!(
         !page.contains("Nach der Sicherung"),
@@ -352,12 +357,7 @@ async fn postgresql_backup_and_restore_as_documented() {
     let mut again = Rathaus::start(dir.path(), &["serve"], &env).expect("start");
     again.wait_ready().await.expect("ready after restore");
     assert_eq!(actor_key(&pg.url).await, key, "the signing key is restored");
-    let page = reqwest::get(again.url("/"))
-        .await
-        .expect("start page")
-        .text()
-        .await
-        .expect("text");
+    let page = start_page(&again).await;
     assert!(page.contains("Vor der Sicherung"), "{page}");
     again.signal(Signal::SIGTERM).expect("stop");
     let _ = again.wait_exit(Duration::from_secs(15)).await;
