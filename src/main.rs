@@ -277,14 +277,15 @@ async fn export(
     let export = rathaus_shared::services::export::consultation(&app, id).await?;
     std::fs::create_dir_all(out).with_context(|| format!("--out {}", out.display()))?;
     // CSV comes with its CSV-on-the-Web description; both forms with the DCAT-AP.de record.
-    let files = export
-        .files()?
+    let names = export
+        .listing()
         .into_iter()
-        .filter(|(name, _, _)| match format {
-            "json" => name == "consultation.json" || name == "dcat.jsonld",
-            _ => name != "consultation.json",
+        .filter(|(name, _)| match format {
+            "json" => *name == "consultation.json" || *name == "dcat.jsonld",
+            _ => *name != "consultation.json",
         });
-    for (name, _, data) in files {
+    for (name, _) in names {
+        let data = export.file(name)?.unwrap_or_default();
         let path = out.join(name);
         std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
         println!("{}", path.display());

@@ -766,14 +766,14 @@ async fn execute(
         }
         Command::Export { id } => {
             let export = rathaus_shared::services::export::consultation(app, id).await?;
-            let files = export.files()?;
-            for (name, media_type, data) in files {
+            for (name, media_type) in export.listing() {
                 if !matches!(
-                    name.as_str(),
+                    name,
                     "consultation.json" | "comments.csv" | "moderation-log.csv"
                 ) {
                     continue;
                 }
+                let data = export.file(name)?.unwrap_or_default();
                 let mime: mime::Mime = media_type.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
                 room.send_attachment(
                     format!("beteiligung-{id}-{name}"),

@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use rathaus_shared::apub::{self, ActorProfile};
 use rathaus_shared::services::announcements as announce_service;
+use rathaus_shared::services::transparency::page_in_range;
 use rathaus_shared::store::{actors, announcements, delivery};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -253,8 +254,7 @@ async fn outbox(
     let Some(page) = q.page else {
         return Ok(collection_summary(&id, total));
     };
-    // Past the end is an empty page, not an overflow.
-    let page = page.clamp(1, total.div_ceil(PAGE_SIZE) + 1);
+    let page = page_in_range(page, total, PAGE_SIZE);
     let views = announcements::list_views(db, page - 1, PAGE_SIZE).await?;
     let items = views
         .iter()
@@ -285,8 +285,7 @@ async fn followers(
     let Some(page) = q.page else {
         return Ok(collection_summary(&id, total));
     };
-    // Past the end is an empty page, not an overflow.
-    let page = page.clamp(1, total.div_ceil(PAGE_SIZE) + 1);
+    let page = page_in_range(page, total, PAGE_SIZE);
     let ids = actors::follower_ids(db, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
     Ok(collection_page(
         &id,

@@ -53,12 +53,7 @@ async fn dataset(
         let id = parse_id(&id)?;
         let view = published(&state, id).await?;
         let export = export::consultation(&state.app, id).await?;
-        let files: Vec<(String, &'static str)> = export
-            .files()?
-            .into_iter()
-            .map(|(name, media, _)| (name, media))
-            .collect();
-        Ok::<_, Error>((view, files))
+        Ok::<_, Error>((view, export.listing()))
     }
     .await;
     match result {
@@ -83,11 +78,13 @@ async fn file(
     let id = parse_id(&id)?;
     published(&state, id).await?;
     let export = export::consultation(&state.app, id).await?;
-    let (name, media, data) = export
-        .files()?
+    let not_found = || Error::NotFound(format!("dataset {id} has no file {name}"));
+    let (name, media) = export
+        .listing()
         .into_iter()
-        .find(|(n, _, _)| *n == name)
-        .ok_or_else(|| Error::NotFound(format!("dataset {id} has no file {name}")))?;
+        .find(|(n, _)| *n == name)
+        .ok_or_else(not_found)?;
+    let data = export.file(name)?.ok_or_else(not_found)?;
     let mut response = (StatusCode::OK, data).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));

@@ -33,6 +33,15 @@ pub fn rathaus_bin() -> PathBuf {
     bin
 }
 
+/// The text of a Mastodon payload fixture (`fixtures/mastodon/NAME`), before its hosts are
+/// replaced by the test's own.
+pub fn mastodon_fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/mastodon")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// The value after `--name` on a command line, or `default`.
 pub fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()

@@ -2,12 +2,11 @@
 //! serializers) signed as Mastodon signs them and sent to a running Rathaus; and every kind
 //! of bad inbox request, each refused with its 4xx and leaving nothing behind.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rathaus_federation::signatures::{self, Signer};
 use rathaus_integration_tests::sink::Sink;
-use rathaus_integration_tests::{Rathaus, eventually};
+use rathaus_integration_tests::{Rathaus, eventually, mastodon_fixture};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
 use rathaus_shared::store::actors;
@@ -26,11 +25,7 @@ struct World {
 }
 
 fn fixture(name: &str, sink: &Sink, rathaus: &Rathaus) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/mastodon")
-        .join(name);
-    let text = std::fs::read_to_string(&path).expect("fixture");
-    let text = text
+    let text = mastodon_fixture(name)
         .replace("https://social.example", &sink.url(""))
         .replace("https://rathaus.example", &rathaus.public(""));
     serde_json::from_str(&text).expect("fixture is JSON")

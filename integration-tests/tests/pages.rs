@@ -4,13 +4,12 @@
 //! Data export read back with a real CSV reader against its CSV-on-the-Web metadata.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 use rathaus_federation::signatures::Signer;
 use rathaus_integration_tests::browser::{self, PageCheck};
 use rathaus_integration_tests::sink::Sink;
-use rathaus_integration_tests::{Rathaus, eventually, post_signed};
+use rathaus_integration_tests::{Rathaus, eventually, mastodon_fixture, post_signed};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
 use rathaus_shared::store::comments;
@@ -27,13 +26,6 @@ const EVIL_CONTENT: &str = "<p>Radweg: <script>window.__xss='content'</script>\
     <svg onload=\"window.__xss='svg'\"></svg><iframe src=\"javascript:window.__xss='iframe'\"></iframe></p>";
 const ERASED_TEXT: &str = "Bitte-loeschen-7f3a geheime Notiz";
 
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/mastodon")
-        .join(name);
-    std::fs::read_to_string(path).expect("fixture")
-}
-
 /// A Mastodon-shaped remote person served by the sink, with a key to sign as them.
 struct Person {
     actor: String,
@@ -42,7 +34,7 @@ struct Person {
 
 fn person(sink: &Sink, rathaus: &Rathaus, user: &str, display: &str) -> Person {
     let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
-    let text = fixture("actor.json")
+    let text = mastodon_fixture("actor.json")
         .replace("https://social.example", &sink.url(""))
         .replace("https://rathaus.example", &rathaus.public(""))
         .replace("ursula", user);
@@ -62,7 +54,7 @@ fn person(sink: &Sink, rathaus: &Rathaus, user: &str, display: &str) -> Person {
 
 /// A Mastodon reply to announcement 1 by `user`, with status number `n`.
 fn reply(sink: &Sink, rathaus: &Rathaus, user: &str, n: u64, content: &str) -> Value {
-    let text = fixture("create_reply.json")
+    let text = mastodon_fixture("create_reply.json")
         .replace("https://social.example", &sink.url(""))
         .replace("https://rathaus.example", &rathaus.public(""))
         .replace("ursula", user)
@@ -148,7 +140,7 @@ async fn public_pages_feeds_and_open_data() {
 
     // Ursula follows, so she receives the result later.
     let follow: Value = serde_json::from_str(
-        &fixture("follow.json")
+        &mastodon_fixture("follow.json")
             .replace("https://social.example", &sink.url(""))
             .replace("https://rathaus.example", &rathaus.public("")),
     )
@@ -189,7 +181,7 @@ async fn public_pages_feeds_and_open_data() {
         }
     }
     let delete: Value = serde_json::from_str(
-        &fixture("delete_reply.json")
+        &mastodon_fixture("delete_reply.json")
             .replace("https://social.example", &sink.url(""))
             .replace("ursula", "erin")
             .replace("113456789012345678", "103"),

@@ -626,7 +626,7 @@ pub fn open_data_index(f: &Frame<'_>, listing: &Listing) -> Markup {
 pub fn open_data_dataset(
     f: &Frame<'_>,
     view: &AnnouncementView,
-    files: &[(String, &'static str)],
+    files: &[(&'static str, &'static str)],
     licence: &str,
 ) -> Markup {
     let title = format!(

@@ -171,44 +171,38 @@ impl Export {
         self.tables.iter().find(|t| t.file == file)
     }
 
-    /// Every file of the export: (name, media type, bytes), in a stable order.
-    pub fn files(&self) -> Result<Vec<(String, &'static str, Vec<u8>)>> {
+    /// Every file of the export: (name, media type), in a stable order.
+    pub fn listing(&self) -> Vec<(&'static str, &'static str)> {
+        let mut files = vec![("consultation.json", "application/json")];
+        files.extend(
+            self.tables
+                .iter()
+                .map(|t| (t.file, "text/csv; charset=utf-8")),
+        );
+        files.push(("csv-metadata.json", "application/csvm+json"));
+        files.push(("dcat.jsonld", "application/ld+json"));
+        files
+    }
+
+    /// One file's bytes, rendered on demand; `None` when the export has no such file.
+    pub fn file(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let pretty =
             |v: &Value| serde_json::to_vec_pretty(v).map_err(|e| Error::Invalid(e.to_string()));
-        let mut files = vec![(
-            "consultation.json".to_owned(),
-            "application/json",
-            pretty(&self.json)?,
-        )];
-        for t in &self.tables {
-            files.push((
-                t.file.to_owned(),
-                "text/csv; charset=utf-8",
-                t.to_csv()?.into_bytes(),
-            ));
-        }
-        files.push((
-            "csv-metadata.json".to_owned(),
-            "application/csvm+json",
-            pretty(&self.csvw)?,
-        ));
-        files.push((
-            "dcat.jsonld".to_owned(),
-            "application/ld+json",
-            pretty(&self.dcat)?,
-        ));
-        Ok(files)
+        Ok(Some(match name {
+            "consultation.json" => pretty(&self.json)?,
+            "csv-metadata.json" => pretty(&self.csvw)?,
+            "dcat.jsonld" => pretty(&self.dcat)?,
+            _ => match self.table(name) {
+                Some(t) => t.to_csv()?.into_bytes(),
+                None => return Ok(None),
+            },
+        }))
     }
 }
 
 /// Where the export's files are served: `{base}/open-data/{id}/`.
 pub fn download_base(urls: &crate::apub::Urls, id: i64) -> String {
     format!("{}/open-data/{id}/", urls.base())
-}
-
-/// The installation's pseudonym salt (see `store::state::pseudonym_salt`).
-async fn salt(app: &App) -> Result<String> {
-    state::pseudonym_salt(app.store.db()).await
 }
 
 /// A stable pseudonym: the first 16 hex digits of SHA-256(salt ‖ author id).
@@ -235,7 +229,7 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
     let view = announcements::get_announcement(db, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
-    let salt = salt(app).await?;
+    let salt = state::pseudonym_salt(db).await?;
     let urls = app.urls();
     let rows = comments::list_comments(
         db,

@@ -16,6 +16,12 @@ use crate::store::moderation;
 /// Items per page on the start page and in the moderation log.
 pub const PER_PAGE: u64 = 20;
 
+/// A requested page number (from 1) kept within reach: any page past the end is the first
+/// empty one, so huge numbers neither overflow nor reach the database.
+pub fn page_in_range(page: u64, total: u64, per_page: u64) -> u64 {
+    page.clamp(1, total.div_ceil(per_page).max(1) + 1)
+}
+
 /// One page of announcements, newest first, with the number of published comments of each.
 #[derive(Debug, Clone)]
 pub struct Listing {
@@ -29,8 +35,7 @@ pub async fn listing(app: &App, page: u64) -> Result<Listing> {
     let db = app.store.db();
     let total = announcements::count_announcements(db).await?;
     let pages = total.div_ceil(PER_PAGE).max(1);
-    // Past the end is empty, not an overflow.
-    let page = page.clamp(1, pages + 1);
+    let page = page_in_range(page, total, PER_PAGE);
     let views = announcements::list_views(db, page - 1, PER_PAGE).await?;
     let ids: Vec<i64> = views.iter().map(|v| v.announcement.id).collect();
     let published = comments::published_counts(db, &ids).await?;
@@ -259,7 +264,7 @@ pub struct LogPage {
 pub async fn public_log(app: &App, page: u64) -> Result<LogPage> {
     let db = app.store.db();
     let total = moderation::count_actions(db).await?;
-    let page = page.clamp(1, total.div_ceil(PER_PAGE).max(1) + 1);
+    let page = page_in_range(page, total, PER_PAGE);
     let rows = moderation::list_actions_page(db, (page - 1) * PER_PAGE, PER_PAGE).await?;
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.comment_id).collect();
     let announcement_of = comments::announcement_ids(db, &ids).await?;
