@@ -137,10 +137,10 @@ impl Hosts {
 
 /// Caches activity bodies: a fan-out sends the same JSON to thousands of inboxes.
 #[derive(Debug, Clone, Default)]
-struct Payloads(Arc<Mutex<HashMap<i64, Arc<Vec<u8>>>>>);
+struct Payloads(Arc<Mutex<HashMap<i64, bytes::Bytes>>>);
 
 impl Payloads {
-    async fn get(&self, state: &FedState, activity_id: i64) -> Option<Arc<Vec<u8>>> {
+    async fn get(&self, state: &FedState, activity_id: i64) -> Option<bytes::Bytes> {
         if let Some(p) = self
             .0
             .lock()
@@ -152,7 +152,7 @@ impl Payloads {
         let row = delivery::get_activity(state.app.store.db(), activity_id)
             .await
             .ok()??;
-        let bytes = Arc::new(row.payload.into_bytes());
+        let bytes = bytes::Bytes::from(row.payload.into_bytes());
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 256 {
             map.clear();
@@ -214,7 +214,7 @@ async fn write_batch(state: &FedState, batch: &[Record]) -> rathaus_shared::Resu
 }
 
 /// Sends one activity body to one inbox, signed now.
-pub async fn send(state: &FedState, inbox: &str, body: &[u8]) -> Attempt {
+pub async fn send(state: &FedState, inbox: &str, body: bytes::Bytes) -> Attempt {
     let url = match url::Url::parse(inbox) {
         Ok(u) => u,
         Err(e) => return Attempt::Final(format!("bad inbox URL: {e}")),
@@ -224,20 +224,14 @@ pub async fn send(state: &FedState, inbox: &str, body: &[u8]) -> Attempt {
     }
     let headers = match state
         .signer
-        .sign("POST", &url, Some(body), SystemTime::now())
+        .sign("POST", &url, Some(&body), SystemTime::now())
     {
         Ok(h) => h,
         Err(e) => return Attempt::Retry(format!("signing failed: {e}")),
     };
-    let mut req = state.client.inner.post(url).body(body.to_vec());
-    for (name, value) in headers {
-        if name != "host" {
-            req = req.header(name, value);
-        }
-    }
-    match req.send().await {
-        Ok(res) => classify(res.status().as_u16()),
-        Err(e) => Attempt::Retry(crate::client::error_chain(&e.without_url())),
+    match state.client.post_once(&url, &headers, body).await {
+        Ok(status) => classify(status),
+        Err(reason) => Attempt::Retry(reason),
     }
 }
 
@@ -339,7 +333,7 @@ async fn deliver_one(
     let Ok(_host_permit) = host_permits.acquire_owned().await else {
         return Record::Retry(job.id, store::now(), "shutting down".into());
     };
-    let outcome = send(state, &job.inbox, &body).await;
+    let outcome = send(state, &job.inbox, body).await;
     let now = store::now();
     match outcome {
         Attempt::Delivered => {

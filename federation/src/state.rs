@@ -29,7 +29,7 @@ impl FedState {
             fed.allow_private_addresses,
             Duration::from_secs(fed.request_timeout_seconds),
             fed.per_host_concurrency.max(1),
-        );
+        )?;
         Ok(Self {
             signer: Signer::from_pem(&urls.key_id(), &actor.private_key_pem)?,
             fetch_signer: Signer::from_pem(&urls.instance_key_id(), &instance.private_key_pem)?,

@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo build --release -p rathaus -p rathaus-integration-tests --bin bench
 //! target/release/bench fanout            # 10,000 followers on 2,000 shared inboxes
+//! target/release/bench fanout --floor raw   # the same inboxes fed by a bare sender
 //! target/release/bench inbox             # signed replies into the inbox, SQLite
 //! target/release/bench inbox --postgres postgres://postgres@127.0.0.1:5432/postgres
 //! ```
@@ -30,6 +31,7 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("fanout") => fanout(&args).await,
+        Some("floor-send") => floor_send(&args).await,
         Some("inbox") => inbox(&args).await,
         Some("sign") => sign_rate().await,
         Some("policy") => policy_bench(&args),
@@ -41,7 +43,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: bench fanout [--followers N] [--inboxes N] [--concurrency N] | bench inbox [--replies N] [--connections N] [--postgres URL]"
+            "usage: bench fanout [--followers N] [--inboxes N] [--concurrency N] [--floor raw|rathaus|reqwest] | bench inbox [--replies N] [--connections N] [--postgres URL]"
         ),
     }
 }
@@ -329,6 +331,23 @@ async fn fanout(args: &[String]) -> Result<()> {
     )
     .await?;
 
+    if let Some(client) = args
+        .iter()
+        .position(|a| a == "--floor")
+        .and_then(|i| args.get(i + 1))
+    {
+        return floor(
+            client,
+            &ports,
+            &concurrency,
+            bound,
+            &received,
+            &first,
+            &last,
+        )
+        .await;
+    }
+
     let dir = tempfile::tempdir()?;
     let (code, _, err) = run(dir.path(), &["migrate"], &[])?;
     if code != 0 {
@@ -435,6 +454,173 @@ async fn fanout(args: &[String]) -> Result<()> {
     rathaus.signal(nix::sys::signal::Signal::SIGTERM)?;
     rathaus.wait_exit(Duration::from_secs(20)).await?;
     Ok(())
+}
+
+/// What a sender without Rathaus's queue and store reaches against the same inbox farm: a
+/// separate process that signs each request with the same `Signer` and sends it with
+/// `client` — `raw` (a hand-written HTTP/1.1 request on a new TCP connection, kept open: the
+/// least any sender can do), `rathaus` (`HttpClient::post_once`, Rathaus's delivery path) or
+/// `reqwest` (the pooled reqwest client Rathaus used before). `raw` is the floor: what no
+/// implementation can beat here while the receivers share the two cores.
+async fn floor(
+    client: &str,
+    ports: &[u16],
+    concurrency: &str,
+    bound: f64,
+    received: &AtomicU64,
+    first: &AtomicU64,
+    last: &AtomicU64,
+) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let list = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["floor-send", "--client", client, "--ports", &list])
+        .args(["--concurrency", concurrency])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    // The sender generates its key first; its CPU is counted from "go".
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut ready)?;
+    if ready.trim() != "ready" {
+        bail!("floor sender did not start: {ready}");
+    }
+    let ticks = clock_ticks();
+    let cpu_before = (
+        cpu_seconds(child.id(), ticks),
+        cpu_seconds(std::process::id(), ticks),
+    );
+    let mut stdin = child.stdin.take().context("stdin")?;
+    stdin.write_all(b"go\n")?;
+    stdin.flush()?;
+    let expected = ports.len() as u64;
+    eventually(Duration::from_secs(600), "every shared inbox", || async {
+        (received.load(Ordering::SeqCst) >= expected).then_some(())
+    })
+    .await?;
+    let sender_cpu = cpu_seconds(child.id(), ticks) - cpu_before.0;
+    let receiver_cpu = cpu_seconds(std::process::id(), ticks) - cpu_before.1;
+    drop(stdin);
+    child.wait()?;
+    let done = Duration::from_micros(last.load(Ordering::SeqCst));
+    let first_at = Duration::from_micros(first.load(Ordering::SeqCst));
+    let rate = (expected - 1) as f64 / done.saturating_sub(first_at).as_secs_f64();
+    let per = |s: f64| s / expected as f64 * 1e6;
+    println!(
+        "\n| sender | deliveries | deliveries/s (first → last) | openssl sign/s (2 cores) | share of bound | sender CPU per delivery | receivers' CPU per delivery |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {client} (no store) | {expected} | {rate:.0} | {bound:.0} | {:.0} % | {:.0} µs | {:.0} µs |",
+        100.0 * rate / bound,
+        per(sender_cpu),
+        per(receiver_cpu),
+    );
+    Ok(())
+}
+
+/// The sending half of [`floor`], in its own process as Rathaus would be.
+async fn floor_send(args: &[String]) -> Result<()> {
+    use std::io::BufRead;
+    let ports: Vec<u16> = arg(args, "--ports", "")
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let concurrency: usize = arg(args, "--concurrency", "128").parse()?;
+    let client = arg(args, "--client", "raw");
+    let keys = rathaus_shared::keys::generate_rsa_keypair()?;
+    let signer = Arc::new(Signer::from_pem(
+        "http://localhost/users/rathaus#main-key",
+        &keys.private_pem,
+    )?);
+    let http = Arc::new(rathaus_federation::client::HttpClient::new(
+        true,
+        Duration::from_secs(10),
+        4,
+    )?);
+    let body = bytes::Bytes::from(vec![b'x'; 1500]);
+    println!("ready");
+    let mut go = String::new();
+    std::io::stdin().lock().read_line(&mut go)?;
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for port in ports {
+        let permit = slots.clone().acquire_owned().await?;
+        let (signer, http, body, client) =
+            (signer.clone(), http.clone(), body.clone(), client.clone());
+        tasks.spawn(async move {
+            let url = url::Url::parse(&format!("http://localhost:{port}/inbox"))?;
+            let headers = signer.sign("POST", &url, Some(&body), SystemTime::now())?;
+            let kept = match client.as_str() {
+                "raw" => Some(raw_post(port, &headers, &body).await?),
+                "rathaus" => {
+                    http.post_once(&url, &headers, body)
+                        .await
+                        .map_err(anyhow::Error::msg)?;
+                    None
+                }
+                "reqwest" => {
+                    let mut req = http.inner.post(url).body(body);
+                    for (name, value) in headers {
+                        if name != "host" {
+                            req = req.header(name, value);
+                        }
+                    }
+                    req.send().await?;
+                    None
+                }
+                other => bail!("unknown --client {other}"),
+            };
+            drop(permit);
+            Ok::<_, anyhow::Error>(kept)
+        });
+    }
+    let mut open = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        open.push(result??);
+    }
+    // Hold the connections until the parent has read our CPU time and closes our stdin.
+    tokio::task::spawn_blocking(|| {
+        let mut rest = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut rest);
+    })
+    .await?;
+    drop(open);
+    Ok(())
+}
+
+/// One hand-written HTTP/1.1 POST on a new connection; the connection is returned open, as a
+/// pooled client would keep it.
+async fn raw_post(
+    port: u16,
+    headers: &[(&'static str, String)],
+    body: &[u8],
+) -> Result<tokio::net::TcpStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = b"POST /inbox HTTP/1.1\r\n".to_vec();
+    for (name, value) in headers {
+        request.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    request.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    request.extend_from_slice(body);
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
+    stream.write_all(&request).await?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("connection closed before the answer");
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    Ok(stream)
 }
 
 /// Clock ticks per second for /proc times.
