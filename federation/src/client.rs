@@ -243,8 +243,12 @@ impl HttpClient {
             .body(http_body_util::Full::new(body))
             .map_err(|e| format!("building the request: {e}"))?;
         if url.scheme() == "https" {
-            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
-                .map_err(|e| format!("{host}: {e}"))?;
+            use tokio_rustls::rustls::pki_types::ServerName;
+            let name = match url.host() {
+                Some(url::Host::Ipv4(ip)) => ServerName::from(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => ServerName::from(IpAddr::V6(ip)),
+                _ => ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?,
+            };
             let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
                 .connect(name, stream)
                 .await
@@ -595,44 +599,29 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         let client = HttpClient::new(true, Duration::from_secs(1), 1).expect("client");
         let url = Url::parse(&format!("http://127.0.0.1:{port}/inbox")).expect("url");
-        let started = std::time::Instant::now();
-        let err = client
-            .post_once(
-                &url,
-                &[("host", format!("127.0.0.1:{port}"))],
-                bytes::Bytes::new(),
-            )
-            .await
-            .expect_err("nobody answers");
+        let headers = [("host", format!("127.0.0.1:{port}"))];
+        let post = || client.post_once(&url, &headers, bytes::Bytes::new());
+        let err = post().await.expect_err("nobody answers");
         assert!(err.contains("no answer within 1 s"), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(5));
         drop(listener);
-        let err = client
-            .post_once(
-                &url,
-                &[("host", format!("127.0.0.1:{port}"))],
-                bytes::Bytes::new(),
-            )
-            .await
-            .expect_err("port closed");
+        let err = post().await.expect_err("port closed");
         assert!(err.contains("connecting to 127.0.0.1"), "{err}");
     }
 
     #[tokio::test]
     async fn loopback_is_refused_for_deliveries_unless_allowed() {
         let strict = HttpClient::new(false, Duration::from_secs(1), 1).expect("client");
-        let url = Url::parse("http://127.0.0.1:9/inbox").expect("url");
-        let err = strict
-            .post_once(&url, &[], bytes::Bytes::new())
-            .await
-            .expect_err("refused");
-        assert!(err.contains("not an allowed address"), "{err}");
-        let url = Url::parse("http://localhost:9/inbox").expect("url");
-        let err = strict
-            .post_once(&url, &[], bytes::Bytes::new())
-            .await
-            .expect_err("refused");
-        assert!(err.contains("no allowed address"), "{err}");
+        for (url, reason) in [
+            ("http://127.0.0.1:9/inbox", "not an allowed address"),
+            ("http://localhost:9/inbox", "no allowed address"),
+        ] {
+            let url = Url::parse(url).expect("url");
+            let err = strict
+                .post_once(&url, &[], bytes::Bytes::new())
+                .await
+                .expect_err("refused");
+            assert!(err.contains(reason), "{err}");
+        }
     }
 
     #[test]
