@@ -259,13 +259,14 @@ impl HttpClient {
         }
     }
 
-    /// Connects to the first address that answers, each try bounded by the connect timeout.
+    /// Connects to the first address that answers. The connect timeout is shared between the
+    /// addresses, so a host with several unreachable ones cannot use up the request's time.
     async fn connect(&self, addrs: &[SocketAddr]) -> Result<tokio::net::TcpStream, String> {
         let mut last = String::from("no address");
+        let each = (self.connect_timeout / u32::try_from(addrs.len().max(1)).unwrap_or(u32::MAX))
+            .max(Duration::from_millis(500));
         for addr in addrs {
-            match tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(addr))
-                .await
-            {
+            match tokio::time::timeout(each, tokio::net::TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
                     return Ok(stream);
@@ -404,9 +405,13 @@ where
         biased;
         answered = &mut response => answered.map(|r| r.status().as_u16()).map_err(|e| error_chain(&e)),
         closed = &mut connection => {
-            // The connection ended first: the answer, if any, is already waiting.
-            closed.map_err(|e| error_chain(&e))?;
-            response.await.map(|r| r.status().as_u16()).map_err(|e| error_chain(&e))
+            // The connection ended first. The answer may still have arrived: a server that
+            // refuses early (413) answers and closes while the body is being written, which
+            // fails the connection after the status was read. The status wins.
+            match response.await {
+                Ok(r) => Ok(r.status().as_u16()),
+                Err(e) => Err(error_chain(&closed.err().map_or(e, |c| c))),
+            }
         }
     }
 }
@@ -466,6 +471,43 @@ mod tests {
             .await
             .expect_err("must be refused");
         assert!(err.to_string().contains("no allowed address"), "{err}");
+    }
+
+    /// The direct path even when the test runs behind a proxy.
+    fn direct(client: crate::Result<HttpClient>) -> HttpClient {
+        let mut client = client.expect("client");
+        client.proxied = false;
+        client
+    }
+
+    #[tokio::test]
+    async fn an_early_refusal_is_reported_even_while_the_body_is_still_being_sent() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            // Read the head only, refuse, and close with most of the body unread.
+            let mut head = [0u8; 1024];
+            let _ = tcp.read(&mut head).await;
+            let _ = tcp
+                .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        });
+        let client = direct(HttpClient::new(true, Duration::from_secs(5), 1));
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/inbox")).expect("url");
+        let status = client
+            .post_once(
+                &url,
+                &[("host", format!("127.0.0.1:{port}"))],
+                bytes::Bytes::from(vec![b'x'; 8 << 20]),
+            )
+            .await;
+        assert_eq!(status, Ok(413));
     }
 
     /// An HTTPS inbox on loopback with a fresh self-signed certificate for `localhost`: it
@@ -534,7 +576,7 @@ mod tests {
     #[tokio::test]
     async fn deliveries_go_over_tls_with_their_headers_and_body() {
         let (port, cert, received) = tls_inbox(202).await;
-        let mut client = HttpClient::new(true, Duration::from_secs(5), 1).expect("client");
+        let mut client = direct(HttpClient::new(true, Duration::from_secs(5), 1));
         client.tls = Arc::new(tls_config(&[cert]).expect("tls"));
         let url = Url::parse(&format!("https://localhost:{port}/inbox?x=1")).expect("url");
         let headers = vec![
@@ -574,7 +616,7 @@ mod tests {
     #[tokio::test]
     async fn an_untrusted_certificate_is_refused() {
         let (port, _, received) = tls_inbox(202).await;
-        let client = HttpClient::new(true, Duration::from_secs(5), 1).expect("client");
+        let client = direct(HttpClient::new(true, Duration::from_secs(5), 1));
         let url = Url::parse(&format!("https://localhost:{port}/inbox")).expect("url");
         let err = client
             .post_once(
@@ -597,7 +639,7 @@ mod tests {
             .await
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let client = HttpClient::new(true, Duration::from_secs(1), 1).expect("client");
+        let client = direct(HttpClient::new(true, Duration::from_secs(1), 1));
         let url = Url::parse(&format!("http://127.0.0.1:{port}/inbox")).expect("url");
         let headers = [("host", format!("127.0.0.1:{port}"))];
         let post = || client.post_once(&url, &headers, bytes::Bytes::new());
@@ -610,7 +652,7 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_is_refused_for_deliveries_unless_allowed() {
-        let strict = HttpClient::new(false, Duration::from_secs(1), 1).expect("client");
+        let strict = direct(HttpClient::new(false, Duration::from_secs(1), 1));
         for (url, reason) in [
             ("http://127.0.0.1:9/inbox", "not an allowed address"),
             ("http://localhost:9/inbox", "no allowed address"),

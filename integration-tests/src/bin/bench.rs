@@ -484,8 +484,9 @@ async fn floor(
         .stdout(std::process::Stdio::piped())
         .spawn()?;
     // The sender generates its key first; its CPU is counted from "go".
+    let mut out = std::io::BufReader::new(child.stdout.take().context("stdout")?);
     let mut ready = String::new();
-    std::io::BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut ready)?;
+    out.read_line(&mut ready)?;
     if ready.trim() != "ready" {
         bail!("floor sender did not start: {ready}");
     }
@@ -498,11 +499,17 @@ async fn floor(
     stdin.write_all(b"go\n")?;
     stdin.flush()?;
     let expected = ports.len() as u64;
-    eventually(Duration::from_secs(600), "every shared inbox", || async {
-        (received.load(Ordering::SeqCst) >= expected).then_some(())
-    })
-    .await?;
+    // The sender says "done" once every answer is read (or exits early on failure): its CPU
+    // is read then, with the last answers counted.
+    let mut done_line = String::new();
+    out.read_line(&mut done_line)?;
+    if done_line.trim() != "done" {
+        bail!("floor sender failed: {:?}", child.wait()?);
+    }
     let sender_cpu = cpu_seconds(child.id(), ticks) - cpu_before.0;
+    if received.load(Ordering::SeqCst) < expected {
+        bail!("the sender finished, the receivers counted fewer requests");
+    }
     let receiver_cpu = cpu_seconds(std::process::id(), ticks) - cpu_before.1;
     drop(stdin);
     child.wait()?;
@@ -584,6 +591,7 @@ async fn floor_send(args: &[String]) -> Result<()> {
     while let Some(result) = tasks.join_next().await {
         open.push(result??);
     }
+    println!("done");
     // Hold the connections until the parent has read our CPU time and closes our stdin.
     tokio::task::spawn_blocking(|| {
         let mut rest = String::new();
