@@ -1,6 +1,7 @@
-//! Outgoing HTTP: one reqwest client for fetches and deliveries, with bounded timeouts, no
-//! redirects, and a DNS resolver that refuses loopback and private addresses unless the
-//! operator allowed them (tests do), so a remote document cannot make us call internal hosts.
+//! Outgoing HTTP: a pooled reqwest client for fetches, and one connection per delivery
+//! ([`HttpClient::post_once`]). Both have bounded timeouts, no redirects, and the same DNS
+//! resolver that refuses loopback and private addresses unless the operator allowed them
+//! (tests do), so a remote document cannot make us call internal hosts.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -57,6 +58,22 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
         }
     }
+}
+
+/// Sent with every outgoing request.
+const USER_AGENT: &str = concat!("Rathaus/", env!("CARGO_PKG_VERSION"));
+
+/// Adds the signature headers to a reqwest request; reqwest sets `Host` from the URL itself.
+fn with_signature(
+    mut req: reqwest::RequestBuilder,
+    headers: &[(&str, String)],
+) -> reqwest::RequestBuilder {
+    for (name, value) in headers {
+        if *name != "host" {
+            req = req.header(*name, value);
+        }
+    }
+    req
 }
 
 /// How long a resolved address list is reused: a fan-out opens connections to the same host
@@ -121,7 +138,7 @@ impl Resolve for GuardedResolver {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     pub inner: reqwest::Client,
-    allow_private: bool,
+    /// Also holds whether private addresses are allowed.
     resolver: GuardedResolver,
     timeout: Duration,
     connect_timeout: Duration,
@@ -146,7 +163,7 @@ impl HttpClient {
         };
         let connect_timeout = timeout.min(Duration::from_secs(5));
         let inner = reqwest::Client::builder()
-            .user_agent(concat!("Rathaus/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .timeout(timeout)
@@ -157,7 +174,6 @@ impl HttpClient {
         let proxied = proxy_configured(|name| std::env::var_os(name));
         Ok(Self {
             inner,
-            allow_private,
             resolver,
             timeout,
             connect_timeout,
@@ -189,18 +205,14 @@ impl HttpClient {
         }
     }
 
-    async fn post_reqwest(
+    /// The same POST through the pooled reqwest client: the path behind an outbound proxy.
+    pub async fn post_reqwest(
         &self,
         url: &Url,
         headers: &[(&str, String)],
         body: bytes::Bytes,
     ) -> PostResult {
-        let mut req = self.inner.post(url.clone()).body(body);
-        for (name, value) in headers {
-            if *name != "host" {
-                req = req.header(*name, value);
-            }
-        }
+        let req = with_signature(self.inner.post(url.clone()).body(body), headers);
         match req.send().await {
             Ok(res) => Ok(res.status().as_u16()),
             Err(e) => Err(error_chain(&e.without_url())),
@@ -230,10 +242,7 @@ impl HttpClient {
         let stream = self.connect(&addrs).await?;
         let mut request =
             http::Request::post(&url[url::Position::BeforePath..url::Position::AfterQuery])
-                .header(
-                    http::header::USER_AGENT,
-                    concat!("Rathaus/", env!("CARGO_PKG_VERSION")),
-                )
+                .header(http::header::USER_AGENT, USER_AGENT)
                 // Never reused: say so, and the server need not wait for a second request.
                 .header(http::header::CONNECTION, "close");
         for (name, value) in headers {
@@ -291,7 +300,7 @@ impl HttpClient {
             None => return Err(FetchError::Forbidden(url.to_string())),
         };
         if let Some(ip) = literal
-            && !self.allow_private
+            && !self.resolver.allow_private
             && is_private(ip)
         {
             return Err(FetchError::Forbidden(url.to_string()));
@@ -312,15 +321,13 @@ impl HttpClient {
                 url: url.to_owned(),
                 reason: e.to_string(),
             })?;
-        let mut req = self.inner.get(parsed.clone()).header(
-            "accept",
-            "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+        let req = with_signature(
+            self.inner.get(parsed.clone()).header(
+                "accept",
+                "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+            ),
+            &headers,
         );
-        for (name, value) in headers {
-            if name != "host" {
-                req = req.header(name, value);
-            }
-        }
         let res = req.send().await.map_err(|e| FetchError::Transport {
             url: url.to_owned(),
             reason: error_chain(&e.without_url()),

@@ -572,13 +572,9 @@ async fn floor_send(args: &[String]) -> Result<()> {
                     None
                 }
                 "reqwest" => {
-                    let mut req = http.inner.post(url).body(body);
-                    for (name, value) in headers {
-                        if name != "host" {
-                            req = req.header(name, value);
-                        }
-                    }
-                    req.send().await?;
+                    http.post_reqwest(&url, &headers, body)
+                        .await
+                        .map_err(anyhow::Error::msg)?;
                     None
                 }
                 other => bail!("unknown --client {other}"),
