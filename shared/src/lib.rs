@@ -5,6 +5,7 @@
 pub mod app;
 pub mod apub;
 pub mod config;
+pub mod domain;
 pub mod entities;
 pub mod error;
 pub mod keys;
