@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_initial;
 mod m20261125_000001_comment_language;
+mod m20261203_000001_matrix_relay;
 
 /// Runs every migration in order; the same code path for SQLite and PostgreSQL.
 #[derive(Debug)]
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261125_000001_comment_language::Migration),
+            Box::new(m20261203_000001_matrix_relay::Migration),
         ]
     }
 }

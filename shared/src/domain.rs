@@ -4,5 +4,5 @@
 //! `shared`).
 
 pub use crate::entities::{
-    AnnouncementKind, BlockKind, CommentStatus, JobStatus, Network, RuleAction,
+    ActionKind, AnnouncementKind, BlockKind, CommentStatus, JobStatus, Network, RuleAction,
 };

@@ -19,6 +19,10 @@ pub enum Error {
     /// The caller's input breaks a rule; the message says which.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// Stored state cannot be read (e.g. a cursor that is not a number); the message names it.
+    /// Nothing may carry on from a guess: a cursor read as 0 would replay the whole log.
+    #[error("corrupt state: {0}")]
+    Corrupt(String),
     /// A file could not be read or written.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),

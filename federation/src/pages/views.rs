@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use rathaus_shared::entities::{AnnouncementKind, CommentStatus, Network};
+use rathaus_shared::domain::{ActionKind, AnnouncementKind, CommentStatus, Network};
 use rathaus_shared::services::transparency::{
     Actor, AnnouncementPage, Counts, Listing, LogPage, Statistics, Thread,
 };
@@ -391,35 +391,35 @@ pub fn error(f: &Frame<'_>, status: u16, message: &str) -> Markup {
     )
 }
 
-pub fn action_label(lang: Lang, action: &str) -> String {
+pub fn action_label(lang: Lang, action: ActionKind) -> &'static str {
     let (de, en) = match action {
-        "auto_publish" => ("automatisch veröffentlicht", "published automatically"),
-        "auto_hold" => (
+        ActionKind::AutoPublish => ("automatisch veröffentlicht", "published automatically"),
+        ActionKind::AutoHold => (
             "automatisch zur Prüfung zurückgehalten",
             "held for review automatically",
         ),
-        "auto_reject" => ("automatisch abgelehnt", "rejected automatically"),
-        "approve" => ("freigegeben", "approved"),
-        "reject" => ("abgelehnt", "rejected"),
-        "hide" => ("verborgen", "hidden"),
-        "official_answer" => ("offiziell beantwortet", "answered officially"),
-        "author_delete" => (
+        ActionKind::AutoReject => ("automatisch abgelehnt", "rejected automatically"),
+        ActionKind::Approve => ("freigegeben", "approved"),
+        ActionKind::Reject => ("abgelehnt", "rejected"),
+        ActionKind::Hide => ("verborgen", "hidden"),
+        ActionKind::OfficialAnswer => ("offiziell beantwortet", "answered officially"),
+        ActionKind::AuthorDelete => (
             "von der verfassenden Person gelöscht",
             "deleted by its author",
         ),
-        "edit_published" => ("bearbeitet, veröffentlicht", "edited, published"),
-        "edit_pending" => (
+        ActionKind::EditPublished => ("bearbeitet, veröffentlicht", "edited, published"),
+        ActionKind::EditPending => (
             "bearbeitet, zur Prüfung zurückgehalten",
             "edited, held for review",
         ),
-        "edit_rejected" => ("bearbeitet, abgelehnt", "edited, rejected"),
-        "block" => ("Sperre eingerichtet", "block added"),
-        "unblock" => ("Sperre aufgehoben", "block lifted"),
-        "rule_add" => ("Regel hinzugefügt", "rule added"),
-        "rule_remove" => ("Regel entfernt", "rule removed"),
-        other => return other.to_owned(),
+        ActionKind::EditRejected => ("bearbeitet, abgelehnt", "edited, rejected"),
+        ActionKind::Block => ("Sperre eingerichtet", "block added"),
+        ActionKind::Unblock => ("Sperre aufgehoben", "block lifted"),
+        ActionKind::BlockImport => ("Sperrliste eingelesen", "block list imported"),
+        ActionKind::RuleAdd => ("Regel hinzugefügt", "rule added"),
+        ActionKind::RuleRemove => ("Regel entfernt", "rule removed"),
     };
-    lang.t(de, en).to_owned()
+    lang.t(de, en)
 }
 
 fn actor_label(f: &Frame<'_>, a: Actor) -> &'static str {
@@ -456,7 +456,7 @@ pub fn moderation_log(f: &Frame<'_>, log: &LogPage) -> Markup {
                     @for e in &log.entries {
                         tr {
                             td { (f.when(e.created_at)) }
-                            td { (action_label(f.lang, &e.action)) }
+                            td { (action_label(f.lang, e.action)) }
                             td { (actor_label(f, e.actor)) }
                             td {
                                 @if let Some(rule) = &e.rule_id {
@@ -532,7 +532,7 @@ pub fn statistics(f: &Frame<'_>, s: &Statistics) -> Markup {
             } }
             tbody { @for (action, rule, n) in &s.actions_by_rule {
                 tr {
-                    th scope="row" { (action_label(f.lang, action)) }
+                    th scope="row" { (action_label(f.lang, *action)) }
                     td { @if rule.is_empty() { "–" } @else { code { (rule) } } }
                     td class="num" { (n) }
                 }

@@ -10,6 +10,7 @@ pub mod follower;
 pub mod inbound_activity;
 pub mod kv_state;
 pub mod local_actor;
+pub mod matrix_relay;
 pub mod moderation_action;
 pub mod official_answer;
 pub mod outbound_activity;
@@ -122,4 +123,105 @@ pub enum RuleAction {
     Hold,
     #[sea_orm(string_value = "reject")]
     Reject,
+}
+
+/// What one step of the moderation log records. Stored as the same strings the log has always
+/// held, so no data migration is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    #[sea_orm(string_value = "auto_publish")]
+    AutoPublish,
+    #[sea_orm(string_value = "auto_hold")]
+    AutoHold,
+    #[sea_orm(string_value = "auto_reject")]
+    AutoReject,
+    #[sea_orm(string_value = "approve")]
+    Approve,
+    #[sea_orm(string_value = "reject")]
+    Reject,
+    #[sea_orm(string_value = "hide")]
+    Hide,
+    #[sea_orm(string_value = "official_answer")]
+    OfficialAnswer,
+    #[sea_orm(string_value = "author_delete")]
+    AuthorDelete,
+    #[sea_orm(string_value = "edit_published")]
+    EditPublished,
+    #[sea_orm(string_value = "edit_pending")]
+    EditPending,
+    #[sea_orm(string_value = "edit_rejected")]
+    EditRejected,
+    #[sea_orm(string_value = "block")]
+    Block,
+    #[sea_orm(string_value = "unblock")]
+    Unblock,
+    #[sea_orm(string_value = "block_import")]
+    BlockImport,
+    #[sea_orm(string_value = "rule_add")]
+    RuleAdd,
+    #[sea_orm(string_value = "rule_remove")]
+    RuleRemove,
+}
+
+impl ActionKind {
+    /// The stored name, also used in exports and `comments list --json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AutoPublish => "auto_publish",
+            Self::AutoHold => "auto_hold",
+            Self::AutoReject => "auto_reject",
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+            Self::Hide => "hide",
+            Self::OfficialAnswer => "official_answer",
+            Self::AuthorDelete => "author_delete",
+            Self::EditPublished => "edit_published",
+            Self::EditPending => "edit_pending",
+            Self::EditRejected => "edit_rejected",
+            Self::Block => "block",
+            Self::Unblock => "unblock",
+            Self::BlockImport => "block_import",
+            Self::RuleAdd => "rule_add",
+            Self::RuleRemove => "rule_remove",
+        }
+    }
+
+    /// The step for an author's edit that left the comment in `status`.
+    pub fn edit(status: CommentStatus) -> Self {
+        match status {
+            CommentStatus::Published => Self::EditPublished,
+            CommentStatus::Rejected => Self::EditRejected,
+            CommentStatus::Pending | CommentStatus::Hidden | CommentStatus::Deleted => {
+                Self::EditPending
+            }
+        }
+    }
+
+    /// Steps about blocks, whose reasons stay internal.
+    pub fn is_block(self) -> bool {
+        matches!(self, Self::Block | Self::Unblock | Self::BlockImport)
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a relayed Matrix event stands for (`matrix_relay.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum RelayKind {
+    #[sea_orm(string_value = "announcement")]
+    Announcement,
+    #[sea_orm(string_value = "comment")]
+    Comment,
+    #[sea_orm(string_value = "answer")]
+    Answer,
+    #[sea_orm(string_value = "notice")]
+    Notice,
 }

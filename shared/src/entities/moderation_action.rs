@@ -7,8 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub comment_id: Option<i64>,
-    /// e.g. `auto_publish`, `auto_hold`, `approve`, `reject`, `hide`, `block`.
-    pub action: String,
+    pub action: super::ActionKind,
     /// A moderator's Matrix id, `cli`, or `policy` for automatic decisions.
     pub actor: String,
     pub rule_id: Option<String>,

@@ -12,7 +12,7 @@ use sea_orm::{
 use super::enqueue_activity;
 use crate::app::App;
 use crate::apub::{self, Addressee};
-use crate::entities::{BlockKind, CommentStatus, Network, comment, official_answer};
+use crate::entities::{ActionKind, BlockKind, CommentStatus, Network, comment, official_answer};
 use crate::error::{Error, Result};
 use crate::policy::{self, AuthorHistory, CommentInput, Decision, Outcome};
 use crate::store::comments::{self, Inserted, NewComment};
@@ -236,15 +236,15 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
         }
     };
     let action = match decision.outcome {
-        Outcome::Publish => "auto_publish",
-        Outcome::Hold => "auto_hold",
-        Outcome::Reject => "auto_reject",
+        Outcome::Publish => ActionKind::AutoPublish,
+        Outcome::Hold => ActionKind::AutoHold,
+        Outcome::Reject => ActionKind::AutoReject,
     };
     moderation::log_action(
         &txn,
         NewAction {
             comment_id: Some(c.id),
-            action: action.into(),
+            action,
             actor: "policy".into(),
             rule_id: decision.rule_id.clone(),
             rule_version: decision.rule_version,
@@ -348,11 +348,11 @@ impl ModAction {
             ModAction::Hide => CommentStatus::Hidden,
         }
     }
-    fn name(self) -> &'static str {
+    fn kind(self) -> ActionKind {
         match self {
-            ModAction::Approve => "approve",
-            ModAction::Reject => "reject",
-            ModAction::Hide => "hide",
+            ModAction::Approve => ActionKind::Approve,
+            ModAction::Reject => ActionKind::Reject,
+            ModAction::Hide => ActionKind::Hide,
         }
     }
 }
@@ -393,7 +393,7 @@ pub async fn moderate(
         &txn,
         NewAction {
             comment_id: Some(comment_id),
-            action: action.name().into(),
+            action: action.kind(),
             actor: moderator.to_owned(),
             rule_id: c.rule_id.clone(),
             rule_version: c.rule_version,
@@ -405,7 +405,7 @@ pub async fn moderate(
     txn.commit().await?;
     tracing::info!(
         comment = comment_id,
-        action = action.name(),
+        action = action.kind().as_str(),
         "comment moderated"
     );
     Ok(updated)
@@ -475,7 +475,7 @@ pub async fn answer(
     }
     moderation::log_action(
         &txn,
-        NewAction::plain(Some(comment_id), "official_answer", author),
+        NewAction::plain(Some(comment_id), ActionKind::OfficialAnswer, author),
         now,
     )
     .await?;
@@ -556,7 +556,7 @@ pub async fn edit_comment(
             &txn,
             NewAction {
                 comment_id: Some(c.id),
-                action: format!("edit_{}", status_of(decision.outcome).as_str()),
+                action: ActionKind::edit(status_of(decision.outcome)),
                 actor: "policy".into(),
                 rule_id: decision.rule_id,
                 rule_version: decision.rule_version,
@@ -589,7 +589,7 @@ pub async fn delete_comment(app: &App, origin_id: &str, author_id: &str) -> Resu
     comments::erase_comment(&txn, c.id, now).await?;
     moderation::log_action(
         &txn,
-        NewAction::plain(Some(c.id), "author_delete", "author"),
+        NewAction::plain(Some(c.id), ActionKind::AuthorDelete, "author"),
         now,
     )
     .await?;

@@ -324,7 +324,7 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
             log_items.push(json!({"comment_id": c.id, "action": action.action, "actor": actor, "rule_id": action.rule_id, "rule_version": action.rule_version, "reason": action.reason, "created_at": action.created_at}));
             log_rows.push(vec![
                 c.id.to_string(),
-                action.action.clone(),
+                action.action.as_str().to_owned(),
                 actor,
                 action.rule_id.clone().unwrap_or_default(),
                 action

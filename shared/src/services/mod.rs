@@ -5,6 +5,7 @@ pub mod announcements;
 pub mod comments;
 pub mod export;
 pub mod follows;
+pub mod matrix;
 pub mod moderation;
 pub mod retention;
 pub mod transparency;

@@ -5,7 +5,7 @@
 use sea_orm::TransactionTrait;
 
 use crate::app::App;
-use crate::entities::{BlockKind, policy_rule};
+use crate::entities::{ActionKind, BlockKind, policy_rule};
 use crate::error::{Error, Result};
 use crate::policy::{Policy, RuleSpec};
 use crate::store::moderation::{self, NewAction};
@@ -14,7 +14,7 @@ use crate::store::{self, blocks};
 
 async fn log<C: sea_orm::ConnectionTrait>(
     db: &C,
-    action: &str,
+    action: ActionKind,
     actor: &str,
     rule: Option<(&str, i32)>,
     reason: Option<String>,
@@ -23,7 +23,7 @@ async fn log<C: sea_orm::ConnectionTrait>(
         db,
         NewAction {
             comment_id: None,
-            action: action.into(),
+            action,
             actor: actor.into(),
             rule_id: rule.map(|(id, _)| id.to_owned()),
             rule_version: rule.map(|(_, v)| v),
@@ -65,7 +65,7 @@ pub async fn add_rule(app: &App, spec: RuleSpec, moderator: &str) -> Result<poli
     .await?;
     log(
         &txn,
-        "rule_add",
+        ActionKind::RuleAdd,
         moderator,
         Some((&row.rule_key, row.version)),
         None,
@@ -84,7 +84,14 @@ pub async fn remove_rule(app: &App, rule_id: &str, moderator: &str) -> Result<()
             "no runtime rule `{rule_id}` (rules from the policy file change with the file)"
         )));
     }
-    log(&txn, "rule_remove", moderator, Some((rule_id, 0)), None).await?;
+    log(
+        &txn,
+        ActionKind::RuleRemove,
+        moderator,
+        Some((rule_id, 0)),
+        None,
+    )
+    .await?;
     txn.commit().await?;
     app.reload_policy().await
 }
@@ -100,7 +107,7 @@ pub async fn block(
     let txn = app.store.db().begin().await?;
     let new =
         blocks::add_block(&txn, kind, target, reason.clone(), moderator, store::now()).await?;
-    log(&txn, "block", moderator, None, reason).await?;
+    log(&txn, ActionKind::Block, moderator, None, reason).await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -109,7 +116,7 @@ pub async fn unblock(app: &App, kind: BlockKind, target: &str, moderator: &str) 
     let txn = app.store.db().begin().await?;
     let removed = blocks::remove_block(&txn, kind, target).await?;
     if removed {
-        log(&txn, "unblock", moderator, None, None).await?;
+        log(&txn, ActionKind::Unblock, moderator, None, None).await?;
     }
     txn.commit().await?;
     Ok(removed)
@@ -201,7 +208,7 @@ pub async fn import_mastodon_domain_blocks(
     }
     log(
         &txn,
-        "block_import",
+        ActionKind::BlockImport,
         moderator,
         None,
         Some(format!("{added} of {} domains", rows.len())),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::app::App;
-use crate::entities::{CommentStatus, Network, comment, official_answer};
+use crate::entities::{ActionKind, CommentStatus, Network, comment, official_answer};
 use crate::error::{Error, Result};
 use crate::store::announcements::{self, AnnouncementView};
 use crate::store::comments::{self, CommentFacts, CommentFilter};
@@ -173,7 +173,7 @@ pub struct Statistics {
     pub by_status: BTreeMap<&'static str, u64>,
     pub by_day: BTreeMap<NaiveDate, u64>,
     /// (action, rule id or "", count), most frequent first.
-    pub actions_by_rule: Vec<(String, String, u64)>,
+    pub actions_by_rule: Vec<(ActionKind, String, u64)>,
 }
 
 fn network_name(n: Network) -> &'static str {
@@ -201,12 +201,15 @@ pub fn comment_statistics(facts: &[CommentFacts]) -> Statistics {
 pub async fn statistics(app: &App) -> Result<Statistics> {
     let db = app.store.db();
     let mut s = comment_statistics(&comments::comment_facts(db, None).await?);
-    let mut by_rule: Vec<(String, String, u64)> = moderation::actions_by_rule(db)
+    let mut by_rule: Vec<(ActionKind, String, u64)> = moderation::actions_by_rule(db)
         .await?
         .into_iter()
         .map(|(action, rule, n)| (action, rule.unwrap_or_default(), n.max(0) as u64))
         .collect();
-    by_rule.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+    by_rule.sort_by(|a, b| {
+        b.2.cmp(&a.2)
+            .then_with(|| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)))
+    });
     s.actions_by_rule = by_rule;
     Ok(s)
 }
@@ -244,7 +247,7 @@ impl Actor {
 pub struct LogEntry {
     pub id: i64,
     pub created_at: DateTime<Utc>,
-    pub action: String,
+    pub action: ActionKind,
     pub actor: Actor,
     pub rule_id: Option<String>,
     pub rule_version: Option<i32>,
@@ -277,9 +280,7 @@ pub async fn public_log(app: &App, page: u64) -> Result<LogPage> {
                 actor: Actor::of(&r.actor),
                 announcement_id: r.comment_id.and_then(|c| announcement_of.get(&c).copied()),
                 // A block's reason tends to name whom it blocks: it stays internal.
-                reason: r
-                    .reason
-                    .filter(|_| !matches!(r.action.as_str(), "block" | "unblock")),
+                reason: r.reason.filter(|_| !r.action.is_block()),
                 action: r.action,
                 rule_id: r.rule_id,
                 rule_version: r.rule_version,

@@ -248,3 +248,37 @@ impl AnnouncementView {
             })
     }
 }
+
+/// Announcements with an id above `after`, oldest first (for followers that relay them).
+pub async fn announcements_after<C: ConnectionTrait>(
+    db: &C,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<AnnouncementView>> {
+    let rows = announcement::Entity::find()
+        .filter(announcement::Column::Id.gt(after))
+        .order_by_asc(announcement::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for announcement in rows {
+        let consultation = consultation::Entity::find_by_id(announcement.id)
+            .one(db)
+            .await?;
+        views.push(AnnouncementView {
+            announcement,
+            consultation,
+        });
+    }
+    Ok(views)
+}
+
+/// The newest announcement's id, 0 if there is none.
+pub async fn last_announcement_id<C: ConnectionTrait>(db: &C) -> Result<i64> {
+    Ok(announcement::Entity::find()
+        .order_by_desc(announcement::Column::Id)
+        .one(db)
+        .await?
+        .map_or(0, |a| a.id))
+}

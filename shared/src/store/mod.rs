@@ -12,6 +12,7 @@ pub mod leader;
 pub mod matrix;
 pub mod moderation;
 pub mod policy;
+pub mod relay;
 pub mod state;
 
 use std::time::Duration;

@@ -9,14 +9,14 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::entities::moderation_action;
+use crate::entities::{ActionKind, moderation_action};
 use crate::error::Result;
 
 /// One step, automatic (`actor = "policy"`) or by a person.
 #[derive(Debug, Clone)]
 pub struct NewAction {
     pub comment_id: Option<i64>,
-    pub action: String,
+    pub action: ActionKind,
     pub actor: String,
     pub rule_id: Option<String>,
     pub rule_version: Option<i32>,
@@ -25,10 +25,10 @@ pub struct NewAction {
 
 impl NewAction {
     /// A step that names no rule and gives no reason (official answers, author deletions).
-    pub fn plain(comment_id: Option<i64>, action: &str, actor: &str) -> Self {
+    pub fn plain(comment_id: Option<i64>, action: ActionKind, actor: &str) -> Self {
         Self {
             comment_id,
-            action: action.to_owned(),
+            action,
             actor: actor.to_owned(),
             rule_id: None,
             rule_version: None,
@@ -118,7 +118,7 @@ pub async fn count_actions<C: ConnectionTrait>(db: &C) -> Result<u64> {
 /// How often each action was taken under each rule (`None`: no rule, e.g. a manual approval).
 pub async fn actions_by_rule<C: ConnectionTrait>(
     db: &C,
-) -> Result<Vec<(String, Option<String>, i64)>> {
+) -> Result<Vec<(ActionKind, Option<String>, i64)>> {
     Ok(moderation_action::Entity::find()
         .select_only()
         .column(moderation_action::Column::Action)

@@ -65,6 +65,84 @@ pub async fn inbound_seen<C: ConnectionTrait>(db: &C, ap_id: &str) -> Result<boo
         > 0)
 }
 
+/// How far a follower task has read a table; stored as the last handled row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// Announcements posted into the public Matrix rooms.
+    MatrixAnnouncements,
+    /// Moderation log entries relayed into Matrix.
+    MatrixLog,
+}
+
+impl Cursor {
+    fn key(self) -> &'static str {
+        match self {
+            Self::MatrixAnnouncements => "matrix.announcement_cursor",
+            Self::MatrixLog => "matrix.log_cursor",
+        }
+    }
+}
+
+/// A cursor's position; `None` if it was never set. A stored value that is not a row id is an
+/// error, never read as 0 (which would replay everything).
+pub async fn cursor<C: ConnectionTrait>(db: &C, cursor: Cursor) -> Result<Option<i64>> {
+    get(db, cursor.key())
+        .await?
+        .map(|raw| {
+            raw.parse::<i64>().map_err(|_| {
+                crate::Error::Corrupt(format!(
+                    "kv_state `{}` holds `{raw}`, not a row id",
+                    cursor.key()
+                ))
+            })
+        })
+        .transpose()
+}
+
+pub async fn set_cursor<C: ConnectionTrait>(
+    db: &C,
+    cursor: Cursor,
+    value: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    set(db, cursor.key(), &value.to_string(), now).await
+}
+
+fn joined_key(room: &str) -> String {
+    format!("matrix.joined.{room}")
+}
+
+/// When Rathaus first joined a Matrix room (ms since the epoch); events older than that are
+/// history handed to a new member, never commands.
+pub async fn joined_at<C: ConnectionTrait>(db: &C, room: &str) -> Result<Option<i64>> {
+    get(db, &joined_key(room))
+        .await?
+        .map(|raw| {
+            raw.parse::<i64>().map_err(|_| {
+                crate::Error::Corrupt(format!("kv_state `{}` holds `{raw}`", joined_key(room)))
+            })
+        })
+        .transpose()
+}
+
+/// Remembers the first join only; a later call keeps the first time.
+pub async fn remember_join<C: ConnectionTrait>(
+    db: &C,
+    room: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if get(db, &joined_key(room)).await?.is_none() {
+        set(
+            db,
+            &joined_key(room),
+            &now.timestamp_millis().to_string(),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 const SALT_KEY: &str = "export.pseudonym_salt";
 
 /// The salt for pseudonyms (Open Data authors, retention), made once per installation and

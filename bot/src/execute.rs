@@ -1,0 +1,192 @@
+//! Runs a parsed command for its role: calls a `shared` service, renders the answer with
+//! `replies`. Authorisation happened before (`handlers::message`).
+
+use matrix_sdk::room::Room;
+use rathaus_shared::App;
+use rathaus_shared::policy::RuleSpec;
+use rathaus_shared::services::announcements::{self, Announce};
+use rathaus_shared::services::comments::{self, ModAction};
+use rathaus_shared::services::{export, matrix as bot_state, moderation};
+
+use crate::commands::{
+    self, Command, GeneralCommand, ModerationCommand, PressCommand, Role, RuleChange,
+};
+use crate::{Error, replies};
+
+/// Runs `command` for `sender`, who holds `roles`; the answer to post.
+pub async fn execute(
+    app: &App,
+    room: &Room,
+    sender: &str,
+    command: Command,
+    roles: &[Role],
+) -> Result<String, Error> {
+    match command {
+        Command::General(GeneralCommand::Help) => Ok(commands::help(roles)),
+        Command::Press(c) => press(app, sender, c).await,
+        Command::Moderation(c) => moderate(app, room, sender, c).await,
+    }
+}
+
+async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String, Error> {
+    let urls = app.urls();
+    Ok(match command {
+        PressCommand::Announce { text, .. } => {
+            let view = announcements::announce(
+                app,
+                Announce {
+                    text,
+                    author: sender.into(),
+                    ..Announce::default()
+                },
+            )
+            .await?;
+            let id = view.announcement.id;
+            replies::announced(id, urls.announcement(id).as_str())
+        }
+        PressCommand::Consult {
+            title,
+            closes,
+            text,
+            ..
+        } => {
+            let closes = closes.resolve(app.config.site.tz());
+            let view = announcements::announce(
+                app,
+                Announce {
+                    title: Some(title),
+                    text,
+                    closes_at: Some(closes),
+                    author: sender.into(),
+                    ..Announce::default()
+                },
+            )
+            .await?;
+            let id = view.announcement.id;
+            replies::consultation_started(id, closes, urls.announcement(id).as_str())
+        }
+        PressCommand::Correct { id, text, .. } => {
+            announcements::correct(app, id, text).await?;
+            replies::corrected(id)
+        }
+        PressCommand::Retract { id } => {
+            announcements::retract(app, id).await?;
+            replies::retracted(id)
+        }
+        PressCommand::Close { id } => {
+            announcements::close(app, id).await?;
+            replies::closed(id)
+        }
+        PressCommand::Result { id, text, .. } => {
+            announcements::publish_result(app, id, text).await?;
+            replies::result_published(id, urls.announcement(id).as_str())
+        }
+        PressCommand::Answer { comment, text, .. } => {
+            let answer = comments::answer(app, comment, &text, sender).await?;
+            replies::answered(answer.id, comment)
+        }
+        PressCommand::List => replies::list(&bot_state::recent_announcements(app, 10).await?),
+    })
+}
+
+async fn moderate(
+    app: &App,
+    room: &Room,
+    sender: &str,
+    command: ModerationCommand,
+) -> Result<String, Error> {
+    Ok(match command {
+        ModerationCommand::Queue => replies::queue(&bot_state::held_comments(app, 20).await?),
+        ModerationCommand::Approve { comment } => {
+            let c = comments::moderate(app, comment, ModAction::Approve, sender, None).await?;
+            replies::comment_now(c.id, c.status)
+        }
+        ModerationCommand::Reject {
+            comment, reason, ..
+        } => {
+            let c = comments::moderate(app, comment, ModAction::Reject, sender, reason).await?;
+            replies::comment_now(c.id, c.status)
+        }
+        ModerationCommand::Hide {
+            comment, reason, ..
+        } => {
+            let c = comments::moderate(app, comment, ModAction::Hide, sender, reason).await?;
+            replies::comment_now(c.id, c.status)
+        }
+        ModerationCommand::Block { target, reason, .. } => {
+            moderation::block(app, target.kind(), target.as_str(), reason, sender).await?;
+            replies::blocked(target.as_str())
+        }
+        ModerationCommand::Unblock { target } => {
+            let was = moderation::unblock(app, target.kind(), target.as_str(), sender).await?;
+            replies::unblocked(target.as_str(), was)
+        }
+        ModerationCommand::Rules => replies::rules(app.policy().rules()),
+        ModerationCommand::Rule {
+            change:
+                RuleChange::Add {
+                    id,
+                    kind,
+                    action,
+                    values,
+                    reason,
+                },
+        } => {
+            let is_regex = kind == rathaus_shared::policy::RuleKind::Regex;
+            let spec = RuleSpec {
+                id,
+                version: 1,
+                kind,
+                action,
+                reason: reason.concat(),
+                words: if is_regex { Vec::new() } else { values.clone() },
+                whole_word: true,
+                patterns: if is_regex { values } else { Vec::new() },
+                max: None,
+                ratio: None,
+                min_letters: None,
+            };
+            let row = moderation::add_rule(app, spec, sender).await?;
+            replies::rule_added(&row.rule_key, row.version)
+        }
+        ModerationCommand::Rule {
+            change: RuleChange::Remove { id },
+        } => {
+            moderation::remove_rule(app, &id, sender).await?;
+            replies::rule_removed(&id)
+        }
+        ModerationCommand::Stats { id } => {
+            replies::stats(&bot_state::comment_counts(app, id).await?)
+        }
+        ModerationCommand::Log { comment } => {
+            replies::log(&bot_state::moderation_log(app, comment, 15).await?)
+        }
+        ModerationCommand::Export { id } => {
+            upload_export(app, room, id).await?;
+            replies::exported(id, &export::download_base(&app.urls(), id))
+        }
+    })
+}
+
+/// Uploads the consultation's JSON and the two main CSV tables into the room.
+async fn upload_export(app: &App, room: &Room, id: i64) -> Result<(), Error> {
+    let export = export::consultation(app, id).await?;
+    for (name, media_type) in export.listing() {
+        if !matches!(
+            name,
+            "consultation.json" | "comments.csv" | "moderation-log.csv"
+        ) {
+            continue;
+        }
+        let data = export.file(name)?.unwrap_or_default();
+        let mime: mime::Mime = media_type.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
+        room.send_attachment(
+            format!("beteiligung-{id}-{name}"),
+            &mime,
+            data,
+            matrix_sdk::attachment::AttachmentConfig::new(),
+        )
+        .await?;
+    }
+    Ok(())
+}

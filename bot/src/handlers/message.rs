@@ -1,0 +1,171 @@
+//! Room messages: commands in the press and moderation rooms, citizens' thread replies (and
+//! their edits) in the public rooms.
+
+use chrono::{TimeZone, Utc};
+use matrix_sdk::event_handler::Ctx;
+use matrix_sdk::room::Room;
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation,
+};
+use rathaus_shared::domain::Network;
+use rathaus_shared::services::comments::{self, Submission, SubmitOutcome};
+use rathaus_shared::services::matrix as bot_state;
+
+use super::{claim, reply};
+use crate::commands::{self, Role};
+use crate::rooms::{BotCtx, roles_of};
+use crate::{Error, execute, replies};
+
+pub async fn on_message(ev: OriginalSyncRoomMessageEvent, room: Room, ctx: Ctx<BotCtx>) {
+    let ctx = ctx.0;
+    tracing::debug!(event = %ev.event_id, "matrix message");
+    if ev.sender == ctx.me {
+        return;
+    }
+    // Edits are never new commands; an edited comment is evaluated again.
+    if let Some(Relation::Replacement(replacement)) = &ev.content.relates_to {
+        if ctx.rooms.is_public(room.room_id())
+            && let MessageType::Text(text) = &replacement.new_content.msgtype
+        {
+            match comments::edit_comment(
+                &ctx.app,
+                replacement.event_id.as_str(),
+                ev.sender.as_str(),
+                &text.body,
+            )
+            .await
+            {
+                Ok(Some(c)) => tracing::info!(comment = c.id, "comment edited"),
+                Ok(None) => tracing::debug!("an edit of a message that is no comment"),
+                Err(e) => tracing::warn!(error = %e, "applying an edit to a comment failed"),
+            }
+        }
+        return;
+    }
+    let MessageType::Text(text) = &ev.content.msgtype else {
+        return;
+    };
+    let room_id = room.room_id();
+    let origin_ms = i64::from(ev.origin_server_ts.get());
+    if bot_state::before_join(&ctx.app, room_id.as_str(), origin_ms)
+        .await
+        .unwrap_or(false)
+    {
+        return;
+    }
+    let staff_room = ctx.rooms.is_press(room_id) || ctx.rooms.is_moderation(room_id);
+    let result = if staff_room && text.body.trim_start().starts_with('!') {
+        on_command(&ctx, &room, &ev, &text.body).await
+    } else if ctx.rooms.is_public(room_id) {
+        on_citizen_message(&ctx, &room, &ev, &text.body).await
+    } else {
+        Ok(())
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, room = %room_id, "handling a matrix message failed");
+    }
+}
+
+async fn on_command(
+    ctx: &BotCtx,
+    room: &Room,
+    ev: &OriginalSyncRoomMessageEvent,
+    body: &str,
+) -> Result<(), Error> {
+    // Claimed before acting: a crash after this point loses at most this one command, and a
+    // redelivered event is never executed twice.
+    if !claim(ctx, room, ev.event_id.as_str()).await? {
+        return Ok(());
+    }
+    let answer = match commands::parse(body) {
+        Ok(None) => return Ok(()),
+        Err(e) => e.message,
+        Ok(Some(command)) => {
+            let needed = command.role();
+            let right_room = match needed {
+                Role::Everyone => true,
+                Role::PressOffice => ctx.rooms.is_press(room.room_id()),
+                Role::Moderator => ctx.rooms.is_moderation(room.room_id()),
+            };
+            let roles = roles_of(ctx, room, &ev.sender).await;
+            if !right_room {
+                replies::WRONG_ROOM.to_owned()
+            } else if needed != Role::Everyone && !roles.contains(&needed) {
+                tracing::info!(command = ?needed, "command refused: missing role");
+                replies::NOT_ALLOWED.to_owned()
+            } else {
+                match execute::execute(&ctx.app, room, ev.sender.as_str(), command, &roles).await {
+                    Ok(text) => text,
+                    Err(Error::Shared(
+                        rathaus_shared::Error::Invalid(m) | rathaus_shared::Error::NotFound(m),
+                    )) => replies::failed(&m),
+                    Err(other) => {
+                        tracing::error!(error = %other, "command failed");
+                        replies::INTERNAL_ERROR.to_owned()
+                    }
+                }
+            }
+        }
+    };
+    reply(room, ev, &answer).await
+}
+
+/// A citizen's reply (in a thread, or a rich reply) to a relayed announcement is a comment.
+async fn on_citizen_message(
+    ctx: &BotCtx,
+    room: &Room,
+    ev: &OriginalSyncRoomMessageEvent,
+    body: &str,
+) -> Result<(), Error> {
+    let root = match &ev.content.relates_to {
+        Some(Relation::Thread(thread)) => thread.event_id.clone(),
+        Some(Relation::Reply(reply)) => reply.in_reply_to.event_id.clone(),
+        _ => return Ok(()),
+    };
+    let Some(announcement) =
+        bot_state::announcement_of_event(&ctx.app, room.room_id().as_str(), root.as_str()).await?
+    else {
+        return Ok(());
+    };
+    if !claim(ctx, room, ev.event_id.as_str()).await? {
+        return Ok(());
+    }
+    let name = room
+        .get_member_no_sync(&ev.sender)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|m| m.display_name().map(str::to_owned));
+    let created = Utc
+        .timestamp_millis_opt(i64::from(ev.origin_server_ts.get()))
+        .single()
+        .unwrap_or_else(Utc::now);
+    let outcome = comments::submit_comment(
+        &ctx.app,
+        Submission {
+            network: Network::Matrix,
+            origin_id: ev.event_id.to_string(),
+            origin_url: Some(format!(
+                "https://matrix.to/#/{}/{}",
+                room.room_id(),
+                ev.event_id
+            )),
+            in_reply_to: ctx.app.urls().announcement(announcement),
+            author_id: ev.sender.to_string(),
+            author_name: name,
+            author_domain: ev.sender.server_name().to_string(),
+            content_html: body.to_owned(),
+            // Matrix messages do not declare their language.
+            language: None,
+            created_at: created,
+            privileged: ctx.is_staff(&ev.sender),
+        },
+    )
+    .await?;
+    if let SubmitOutcome::Stored(c) = outcome
+        && let Some(note) = replies::citizen_note(c.status, c.reason.as_deref())
+    {
+        reply(room, ev, &note).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The moderation log into Matrix: a notice in the moderation room for each held comment,
+//! published fediverse comments and official answers into the announcement's thread, and
+//! redactions of relayed copies when a comment is hidden or deleted.
+
+use matrix_sdk::Client;
+use matrix_sdk::ruma::EventId;
+use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+use rathaus_shared::domain::{ActionKind, CommentStatus, Network};
+use rathaus_shared::services::matrix::{self as bot_state, LogStep};
+use rathaus_shared::store::relay::RelayTarget;
+use rathaus_shared::store::state::Cursor;
+use tokio::sync::watch;
+
+use super::{Relayed, done, into_threads, pause, room};
+use crate::rooms::BotCtx;
+use crate::{Error, replies};
+
+pub async fn follow(
+    client: Client,
+    ctx: BotCtx,
+    mut cursor: i64,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        match bot_state::log_after(&ctx.app, cursor).await {
+            Ok(steps) => {
+                for step in steps {
+                    // A step that cannot be relayed is logged and skipped: retrying it forever
+                    // would hold up every later one.
+                    let events = on_step(&client, &ctx, &step).await.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, entry = step.id, "relaying a moderation step failed");
+                        Vec::new()
+                    });
+                    if !done(&ctx, Cursor::MatrixLog, step.id, &events).await {
+                        break;
+                    }
+                    cursor = step.id;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading the moderation log failed"),
+        }
+        if !pause(&mut shutdown).await {
+            return;
+        }
+    }
+}
+
+async fn on_step(client: &Client, ctx: &BotCtx, step: &LogStep) -> Result<Vec<Relayed>, Error> {
+    let Some(comment_id) = step.comment_id else {
+        return Ok(Vec::new());
+    };
+    let Some(c) = bot_state::comment(&ctx.app, comment_id).await? else {
+        return Ok(Vec::new());
+    };
+    match step.action {
+        ActionKind::AutoHold => {
+            let Some(room) = ctx
+                .rooms
+                .moderation
+                .as_ref()
+                .and_then(|id| room(client, id))
+            else {
+                return Ok(Vec::new());
+            };
+            let sent = room
+                .send(RoomMessageEventContent::notice_plain(replies::held_notice(
+                    &c,
+                )))
+                .await?;
+            Ok(vec![(
+                room.room_id().to_string(),
+                sent.response.event_id.to_string(),
+                RelayTarget::Notice(c.id),
+            )])
+        }
+        ActionKind::AutoPublish | ActionKind::Approve
+            if c.network == Network::Fediverse && c.status == CommentStatus::Published =>
+        {
+            let (plain, html) = replies::relayed_comment(&c);
+            into_threads(
+                client,
+                ctx,
+                c.announcement_id,
+                &plain,
+                &html,
+                RelayTarget::Comment(c.id),
+            )
+            .await
+        }
+        ActionKind::OfficialAnswer => {
+            let Some(answer) = bot_state::latest_answer(&ctx.app, c.id).await? else {
+                return Ok(Vec::new());
+            };
+            let (plain, html) = replies::relayed_answer(&c, &answer);
+            let target = RelayTarget::Answer {
+                answer: answer.id,
+                comment: c.id,
+            };
+            into_threads(client, ctx, c.announcement_id, &plain, &html, target).await
+        }
+        ActionKind::Hide | ActionKind::AuthorDelete => {
+            for room_id in &ctx.rooms.public {
+                let Some(room) = room(client, room_id) else {
+                    continue;
+                };
+                let relayed = bot_state::comment_events(&ctx.app, c.id, room_id.as_str()).await?;
+                // A hidden Matrix comment is the citizen's own message in the room.
+                let own = (c.network == Network::Matrix && step.action == ActionKind::Hide)
+                    .then(|| c.origin_id.clone());
+                for event in relayed.into_iter().chain(own) {
+                    if let Ok(event_id) = <&EventId>::try_from(event.as_str())
+                        && let Err(e) = room.redact(event_id, Some("Moderation"), None).await
+                    {
+                        tracing::warn!(error = %e, "removing a relayed comment failed (the bot may lack the power level)");
+                    }
+                }
+            }
+            Ok(Vec::new())
+        }
+        _ => Ok(Vec::new()),
+    }
+}

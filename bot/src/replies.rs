@@ -1,0 +1,415 @@
+//! What the bot says, as pure functions of view types: unit-tested without a homeserver, the
+//! way `pages/views.rs` renders pages. German first; the press office and moderators read it.
+
+use chrono::{DateTime, Utc};
+use rathaus_shared::apub::html_escape;
+use rathaus_shared::domain::{AnnouncementKind, CommentStatus, Network};
+use rathaus_shared::markdown;
+use rathaus_shared::policy::RuleSpec;
+use rathaus_shared::services::matrix::{
+    AnswerView, CommentCounts, CommentView, LogStep, RelayAnnouncement,
+};
+
+pub const WRONG_ROOM: &str = "Dieser Befehl gehört in den Presse- bzw. Moderationsraum. / This command belongs in the press or moderation room.";
+pub const NOT_ALLOWED: &str = "Entschuldigung, diesen Befehl dürfen Sie hier nicht nutzen. / Sorry, you may not use this command here.";
+pub const INTERNAL_ERROR: &str = "Ein interner Fehler ist aufgetreten; bitte später erneut versuchen. / An internal error occurred.";
+pub const ONLY_MODERATORS: &str =
+    "Entschuldigung, nur die Moderation kann so entscheiden. / Only moderators can decide this.";
+
+/// A comment's state in a sentence: „Kommentar 3 veröffentlicht.“
+pub fn status_word(status: CommentStatus) -> &'static str {
+    match status {
+        CommentStatus::Pending => "zurückgehalten",
+        CommentStatus::Published => "veröffentlicht",
+        CommentStatus::Rejected => "abgelehnt",
+        CommentStatus::Hidden => "verborgen",
+        CommentStatus::Deleted => "gelöscht",
+    }
+}
+
+/// A refusal by the domain (not found, not allowed in this state).
+pub fn failed(reason: &str) -> String {
+    format!("Das ging nicht: {reason}")
+}
+
+pub fn comment_now(id: i64, status: CommentStatus) -> String {
+    format!("Kommentar {id} {}.", status_word(status))
+}
+
+pub fn decided_by_reaction(id: i64, status: CommentStatus, who: &str) -> String {
+    format!(
+        "Kommentar {id} {} (Reaktion von {who}).",
+        status_word(status)
+    )
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.format("%d.%m.%Y %H:%M UTC").to_string()
+}
+
+pub fn announced(id: i64, url: &str) -> String {
+    format!("Bekanntmachung {id} veröffentlicht: {url}")
+}
+
+pub fn consultation_started(id: i64, closes: DateTime<Utc>, url: &str) -> String {
+    format!(
+        "Beteiligung {id} gestartet, offen bis {}: {url}",
+        utc(closes)
+    )
+}
+
+pub fn corrected(id: i64) -> String {
+    format!("Bekanntmachung {id} korrigiert.")
+}
+
+pub fn retracted(id: i64) -> String {
+    format!("Bekanntmachung {id} zurückgezogen.")
+}
+
+pub fn closed(id: i64) -> String {
+    format!("Beteiligung {id} beendet.")
+}
+
+pub fn result_published(id: i64, url: &str) -> String {
+    format!("Ergebnis der Beteiligung {id} veröffentlicht: {url}")
+}
+
+pub fn answered(answer: i64, comment: i64) -> String {
+    format!("Antwort {answer} auf Kommentar {comment} veröffentlicht.")
+}
+
+pub fn blocked(target: &str) -> String {
+    format!("{target} gesperrt.")
+}
+
+pub fn unblocked(target: &str, was_blocked: bool) -> String {
+    if was_blocked {
+        format!("Sperre für {target} aufgehoben.")
+    } else {
+        format!("{target} war nicht gesperrt.")
+    }
+}
+
+pub fn rule_added(id: &str, version: i32) -> String {
+    format!("Regel {id} Version {version} gilt ab sofort.")
+}
+
+pub fn rule_removed(id: &str) -> String {
+    format!("Regel {id} entfernt.")
+}
+
+pub fn exported(id: i64, base: &str) -> String {
+    format!(
+        "Export der Beteiligung {id} hochgeladen (JSON und CSV, Autorinnen und Autoren pseudonymisiert). Alle Dateien mit CSVW- und DCAT-AP.de-Beschreibung: {base}"
+    )
+}
+
+fn kind_label(kind: AnnouncementKind) -> &'static str {
+    match kind {
+        AnnouncementKind::Announcement => "Bekanntmachung",
+        AnnouncementKind::Consultation => "Beteiligung",
+    }
+}
+
+/// `!liste`.
+pub fn list(rows: &[RelayAnnouncement]) -> String {
+    if rows.is_empty() {
+        return "Noch keine Bekanntmachungen.".to_owned();
+    }
+    rows.iter()
+        .map(|a| {
+            let title = a.title.clone().unwrap_or_else(|| {
+                markdown::to_plain_text(&a.body_html)
+                    .chars()
+                    .take(60)
+                    .collect()
+            });
+            let retracted = if a.retracted { " (zurückgezogen)" } else { "" };
+            format!("• {} {} {title}{retracted}", a.id, kind_label(a.kind))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn network_label(n: Network) -> &'static str {
+    match n {
+        Network::Fediverse => "Fediverse",
+        Network::Matrix => "Matrix",
+    }
+}
+
+/// `!warteschlange`.
+pub fn queue(held: &[CommentView]) -> String {
+    if held.is_empty() {
+        return "Keine zurückgehaltenen Kommentare. / The queue is empty.".to_owned();
+    }
+    held.iter()
+        .map(|c| {
+            format!(
+                "• {} — {} ({}, {}): „{}“ — Regel {}: {}",
+                c.id,
+                c.author_name,
+                network_label(c.network),
+                c.author_domain,
+                c.plain_text(),
+                c.rule_id.as_deref().unwrap_or("-"),
+                c.reason.as_deref().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `!statistik`.
+pub fn stats(n: &CommentCounts) -> String {
+    format!(
+        "{} Kommentare: {} veröffentlicht, {} zurückgehalten, {} abgelehnt, {} verborgen, {} gelöscht; Fediverse {}, Matrix {}; {} nach Schluss.",
+        n.total,
+        n.published,
+        n.pending,
+        n.rejected,
+        n.hidden,
+        n.deleted,
+        n.fediverse,
+        n.matrix,
+        n.late
+    )
+}
+
+/// `!protokoll`.
+pub fn log(steps: &[LogStep]) -> String {
+    if steps.is_empty() {
+        return "Das Protokoll ist leer.".to_owned();
+    }
+    steps
+        .iter()
+        .map(|a| {
+            format!(
+                "• {} {} {} durch {}{}{}",
+                a.created_at.format("%d.%m. %H:%M"),
+                a.comment_id.map(|c| format!("#{c}")).unwrap_or_default(),
+                a.action,
+                a.actor,
+                a.rule_id
+                    .as_deref()
+                    .map(|r| format!(", Regel {r}"))
+                    .unwrap_or_default(),
+                a.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `!regeln`.
+pub fn rules(rules: &[RuleSpec]) -> String {
+    rules
+        .iter()
+        .map(|r| {
+            format!(
+                "• {} v{} ({:?}, {:?}): {}",
+                r.id, r.version, r.kind, r.action, r.reason
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The notice about a held comment in the moderation room.
+pub fn held_notice(c: &CommentView) -> String {
+    format!(
+        "Zurückgehalten: Kommentar {} von {} ({}, {}) zu Bekanntmachung {}:
+„{}“
+Regel {}: {}
+✅ freigeben · ❌ ablehnen (als Reaktion) — oder !freigeben {} / !ablehnen {}",
+        c.id,
+        c.author_name,
+        c.author_id,
+        network_label(c.network),
+        c.announcement_id,
+        c.plain_text(),
+        c.rule_id.as_deref().unwrap_or("-"),
+        c.reason.as_deref().unwrap_or(""),
+        c.id,
+        c.id
+    )
+}
+
+/// A published fediverse comment as posted into the announcement's thread: (plain, html).
+pub fn relayed_comment(c: &CommentView) -> (String, String) {
+    let plain = format!(
+        "{} ({}): {}",
+        c.author_name,
+        c.author_handle,
+        c.plain_text()
+    );
+    let html = format!(
+        "<strong>{}</strong> ({}): {}",
+        html_escape(&c.author_name),
+        html_escape(&c.author_handle),
+        c.content_html.clone().unwrap_or_default()
+    );
+    (plain, html)
+}
+
+/// An official answer as posted into the thread: (plain, html).
+pub fn relayed_answer(c: &CommentView, answer: &AnswerView) -> (String, String) {
+    let plain = format!(
+        "Offizielle Antwort an {}: {}",
+        c.author_name,
+        markdown::to_plain_text(&answer.body_html)
+    );
+    let html = format!(
+        "<strong>Offizielle Antwort</strong> an {}: {}",
+        html_escape(&c.author_name),
+        answer.body_html
+    );
+    (plain, html)
+}
+
+/// An announcement as posted into the public rooms: (plain, html).
+pub fn announcement(a: &RelayAnnouncement, url: &str) -> (String, String) {
+    let mut html = String::new();
+    if let Some(title) = &a.title {
+        html.push_str(&format!("<p><strong>{}</strong></p>", html_escape(title)));
+    }
+    html.push_str(&a.body_html);
+    if let Some(closes) = a.closes_at {
+        html.push_str(&format!(
+            "<p>Beteiligung bis {} — antworten Sie im Thread. / Reply in the thread.</p>",
+            utc(closes)
+        ));
+    }
+    html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", html_escape(url)));
+    (markdown::to_plain_text(&html), html)
+}
+
+/// What a citizen is told after their Matrix comment, if anything.
+pub fn citizen_note(status: CommentStatus, reason: Option<&str>) -> Option<String> {
+    let reason = reason.unwrap_or("");
+    match status {
+        CommentStatus::Pending => Some(format!("Ihr Kommentar wird geprüft: {reason}")),
+        CommentStatus::Rejected => Some(format!(
+            "Ihr Kommentar wurde nicht veröffentlicht: {reason}"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rathaus_shared::domain::ActionKind;
+
+    fn comment() -> CommentView {
+        CommentView {
+            id: 7,
+            announcement_id: 2,
+            network: Network::Fediverse,
+            status: CommentStatus::Pending,
+            late: false,
+            author_id: "https://social.example/users/anna".into(),
+            author_name: "Anna <b>".into(),
+            author_handle: "@anna@social.example".into(),
+            author_domain: "social.example".into(),
+            origin_id: "https://social.example/notes/1".into(),
+            content_html: Some("<p>Mehr <em>Bäume</em>!</p>".into()),
+            rule_id: Some("first_comment".into()),
+            reason: Some("Erster Kommentar".into()),
+        }
+    }
+
+    #[test]
+    fn notices_and_queue_name_comment_rule_and_text() {
+        let notice = held_notice(&comment());
+        assert!(notice.starts_with("Zurückgehalten: Kommentar 7 von Anna <b>"));
+        assert!(notice.contains("„Mehr Bäume!“"));
+        assert!(notice.contains("Regel first_comment: Erster Kommentar"));
+        assert!(notice.contains("!freigeben 7 / !ablehnen 7"));
+        let q = queue(&[comment()]);
+        assert!(q.contains("• 7 — Anna <b> (Fediverse, social.example): „Mehr Bäume!“"));
+        assert_eq!(
+            queue(&[]),
+            "Keine zurückgehaltenen Kommentare. / The queue is empty."
+        );
+    }
+
+    #[test]
+    fn relayed_comments_escape_names_but_keep_sanitised_html() {
+        let (plain, html) = relayed_comment(&comment());
+        assert_eq!(plain, "Anna <b> (@anna@social.example): Mehr Bäume!");
+        assert!(html.starts_with("<strong>Anna &lt;b&gt;</strong>"));
+        assert!(html.ends_with("<p>Mehr <em>Bäume</em>!</p>"));
+        let (plain, html) = relayed_answer(
+            &comment(),
+            &AnswerView {
+                id: 1,
+                body_html: "<p>Danke</p>".into(),
+            },
+        );
+        assert_eq!(plain, "Offizielle Antwort an Anna <b>: Danke");
+        assert!(html.starts_with("<strong>Offizielle Antwort</strong> an Anna &lt;b&gt;"));
+    }
+
+    #[test]
+    fn announcements_lists_stats_and_log_in_german() {
+        let a = RelayAnnouncement {
+            id: 3,
+            kind: AnnouncementKind::Consultation,
+            title: Some("Radweg".into()),
+            body_html: "<p>Wie?</p>".into(),
+            closes_at: Some("2026-12-31T22:59:59Z".parse().expect("time")),
+            retracted: false,
+        };
+        let (plain, html) = announcement(&a, "https://rathaus.example/announcements/3");
+        assert!(html.contains("<strong>Radweg</strong>"));
+        assert!(html.contains("Beteiligung bis 31.12.2026 22:59 UTC"));
+        assert!(plain.contains("https://rathaus.example/announcements/3"));
+        assert_eq!(list(std::slice::from_ref(&a)), "• 3 Beteiligung Radweg");
+        let retracted = RelayAnnouncement {
+            title: None,
+            kind: AnnouncementKind::Announcement,
+            retracted: true,
+            ..a
+        };
+        assert_eq!(
+            list(&[retracted]),
+            "• 3 Bekanntmachung Wie? (zurückgezogen)"
+        );
+        assert_eq!(list(&[]), "Noch keine Bekanntmachungen.");
+        let s = stats(&CommentCounts {
+            total: 3,
+            published: 2,
+            pending: 1,
+            matrix: 1,
+            fediverse: 2,
+            ..CommentCounts::default()
+        });
+        assert!(s.starts_with("3 Kommentare: 2 veröffentlicht, 1 zurückgehalten"));
+        let l = log(&[LogStep {
+            id: 1,
+            comment_id: Some(7),
+            action: ActionKind::AutoHold,
+            actor: "policy".into(),
+            rule_id: Some("links".into()),
+            reason: Some("Zu viele Links".into()),
+            created_at: "2026-12-03T10:15:00Z".parse().expect("time"),
+        }]);
+        assert_eq!(
+            l,
+            "• 03.12. 10:15 #7 auto_hold durch policy, Regel links: Zu viele Links"
+        );
+        assert_eq!(
+            comment_now(7, CommentStatus::Published),
+            "Kommentar 7 veröffentlicht."
+        );
+        assert_eq!(
+            citizen_note(CommentStatus::Pending, Some("Links")).as_deref(),
+            Some("Ihr Kommentar wird geprüft: Links")
+        );
+        assert_eq!(citizen_note(CommentStatus::Published, None), None);
+    }
+}

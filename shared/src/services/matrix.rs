@@ -1,0 +1,340 @@
+//! What the Matrix bot needs from the domain, as view types: claims of handled events, the
+//! relay map (which event stands for what), the two followed tables (announcements, the
+//! moderation log) with their cursors, and the moderators' read-only views (queue, list,
+//! statistics, log). Each relay is recorded together with its cursor in one transaction.
+
+use chrono::{DateTime, Utc};
+use sea_orm::TransactionTrait;
+
+use crate::app::App;
+use crate::entities::{ActionKind, AnnouncementKind, CommentStatus, Network, comment};
+use crate::error::Result;
+use crate::markdown;
+use crate::store::comments::CommentFilter;
+use crate::store::relay::{self, RelayTarget};
+use crate::store::state::{self, Cursor};
+use crate::store::{self, actors, announcements, comments, matrix, moderation};
+
+/// An announcement as the bot posts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayAnnouncement {
+    pub id: i64,
+    pub kind: AnnouncementKind,
+    pub title: Option<String>,
+    /// Sanitised HTML.
+    pub body_html: String,
+    pub closes_at: Option<DateTime<Utc>>,
+    pub retracted: bool,
+}
+
+/// A comment as moderators and the relay see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentView {
+    pub id: i64,
+    pub announcement_id: i64,
+    pub network: Network,
+    pub status: CommentStatus,
+    pub late: bool,
+    /// ActivityPub actor id or Matrix user id.
+    pub author_id: String,
+    /// The display name, else the author id.
+    pub author_name: String,
+    /// `@user@instance` for fediverse authors we know, else the author id.
+    pub author_handle: String,
+    pub author_domain: String,
+    /// The ActivityPub object id or Matrix event id.
+    pub origin_id: String,
+    /// Sanitised HTML; `None` after the author deleted it.
+    pub content_html: Option<String>,
+    pub rule_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl CommentView {
+    /// The text without markup (empty after a deletion).
+    pub fn plain_text(&self) -> String {
+        self.content_html
+            .as_deref()
+            .map(markdown::to_plain_text)
+            .unwrap_or_default()
+    }
+
+    fn of(c: comment::Model, handle: Option<String>) -> Self {
+        Self {
+            author_name: c.author_name.clone().unwrap_or_else(|| c.author_id.clone()),
+            author_handle: handle.unwrap_or_else(|| c.author_id.clone()),
+            id: c.id,
+            announcement_id: c.announcement_id,
+            network: c.network,
+            status: c.status,
+            late: c.late,
+            author_id: c.author_id,
+            author_domain: c.author_domain,
+            origin_id: c.origin_id,
+            content_html: c.content,
+            rule_id: c.rule_id,
+            reason: c.reason,
+        }
+    }
+}
+
+/// One step of the moderation log, for the relay and `!protokoll`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogStep {
+    pub id: i64,
+    pub comment_id: Option<i64>,
+    pub action: ActionKind,
+    /// A moderator's Matrix id, `cli`, `author` or `policy`.
+    pub actor: String,
+    pub rule_id: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An official answer to relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerView {
+    pub id: i64,
+    pub body_html: String,
+}
+
+/// Counts for `!statistik`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommentCounts {
+    pub total: usize,
+    pub published: usize,
+    pub pending: usize,
+    pub rejected: usize,
+    pub hidden: usize,
+    pub deleted: usize,
+    pub fediverse: usize,
+    pub matrix: usize,
+    pub late: usize,
+}
+
+/// A Matrix event claimed for handling: true the first time, false for a redelivery.
+pub async fn claim_event(app: &App, room_id: &str, event_id: &str) -> Result<bool> {
+    matrix::claim_event(app.store.db(), event_id, room_id, store::now()).await
+}
+
+/// Remembers when the bot first joined `room_id`.
+pub async fn remember_join(app: &App, room_id: &str) -> Result<()> {
+    state::remember_join(app.store.db(), room_id, store::now()).await
+}
+
+/// True if an event from `origin_ms` predates the bot's join of `room_id` (history).
+pub async fn before_join(app: &App, room_id: &str, origin_ms: i64) -> Result<bool> {
+    Ok(state::joined_at(app.store.db(), room_id)
+        .await?
+        .is_some_and(|joined| origin_ms < joined))
+}
+
+/// Where a follower stands; on the very first start, at the newest row (only what happens
+/// from now on is relayed). A corrupt cursor is an error, never a replay from the start.
+pub async fn cursor(app: &App, cursor: Cursor) -> Result<i64> {
+    let db = app.store.db();
+    if let Some(at) = state::cursor(db, cursor).await? {
+        return Ok(at);
+    }
+    let start = match cursor {
+        Cursor::MatrixAnnouncements => announcements::last_announcement_id(db).await?,
+        Cursor::MatrixLog => moderation::last_action_id(db).await?,
+    };
+    state::set_cursor(db, cursor, start, store::now()).await?;
+    Ok(start)
+}
+
+/// Announcements after `after`, oldest first.
+pub async fn announcements_after(app: &App, after: i64) -> Result<Vec<RelayAnnouncement>> {
+    Ok(
+        announcements::announcements_after(app.store.db(), after, 20)
+            .await?
+            .into_iter()
+            .map(|v| RelayAnnouncement {
+                id: v.announcement.id,
+                kind: v.announcement.kind,
+                title: v.announcement.title,
+                body_html: v.announcement.body_html,
+                closes_at: v.consultation.map(|c| c.closes_at),
+                retracted: v.announcement.retracted_at.is_some(),
+            })
+            .collect(),
+    )
+}
+
+/// Log steps after `after`, oldest first.
+pub async fn log_after(app: &App, after: i64) -> Result<Vec<LogStep>> {
+    Ok(moderation::actions_after(app.store.db(), after, 50)
+        .await?
+        .into_iter()
+        .map(log_step)
+        .collect())
+}
+
+fn log_step(a: crate::entities::moderation_action::Model) -> LogStep {
+    LogStep {
+        id: a.id,
+        comment_id: a.comment_id,
+        action: a.action,
+        actor: a.actor,
+        rule_id: a.rule_id,
+        reason: a.reason,
+        created_at: a.created_at,
+    }
+}
+
+/// Records the events a handled row was relayed as, and moves the follower's cursor past the
+/// row, in one transaction: a crash leaves either both or neither.
+pub async fn relayed(
+    app: &App,
+    cursor: Cursor,
+    row: i64,
+    events: &[(String, String, RelayTarget)],
+) -> Result<()> {
+    let now = store::now();
+    let txn = app.store.db().begin().await?;
+    for (room, event, target) in events {
+        relay::record(&txn, room, event, *target, now).await?;
+    }
+    state::set_cursor(&txn, cursor, row, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The announcement whose message in `room_id` is `event_id`.
+pub async fn announcement_of_event(
+    app: &App,
+    room_id: &str,
+    event_id: &str,
+) -> Result<Option<i64>> {
+    relay::announcement_of_event(app.store.db(), room_id, event_id).await
+}
+
+/// The thread root of announcement `id` in `room_id`.
+pub async fn announcement_event(app: &App, id: i64, room_id: &str) -> Result<Option<String>> {
+    relay::announcement_event(app.store.db(), id, room_id).await
+}
+
+/// Copies of comment `id` relayed into `room_id`.
+pub async fn comment_events(app: &App, id: i64, room_id: &str) -> Result<Vec<String>> {
+    relay::comment_events(app.store.db(), id, room_id).await
+}
+
+/// The held comment a moderation-room notice is about.
+pub async fn notice_comment(app: &App, event_id: &str) -> Result<Option<i64>> {
+    relay::notice_comment(app.store.db(), event_id).await
+}
+
+/// A comment by id, with its author's handle.
+pub async fn comment(app: &App, id: i64) -> Result<Option<CommentView>> {
+    let db = app.store.db();
+    let Some(c) = comments::get_comment(db, id).await? else {
+        return Ok(None);
+    };
+    let handle = match c.network {
+        Network::Fediverse => actors::remote_actor_by_ap_id(db, &c.author_id)
+            .await?
+            .map(|a| format!("@{}@{}", a.username, a.domain)),
+        Network::Matrix => None,
+    };
+    Ok(Some(CommentView::of(c, handle)))
+}
+
+/// The comment a Matrix event is, and whether `sender` wrote it.
+pub async fn comment_of_event(
+    app: &App,
+    event_id: &str,
+    sender: &str,
+) -> Result<Option<(i64, bool)>> {
+    let db = app.store.db();
+    let Some(c) = comments::comment_by_origin(db, event_id).await? else {
+        return Ok(None);
+    };
+    let own = comments::written_by(db, &c, sender).await?;
+    Ok(Some((c.id, own)))
+}
+
+/// The newest official answer to comment `id`.
+pub async fn latest_answer(app: &App, comment_id: i64) -> Result<Option<AnswerView>> {
+    Ok(comments::answers_for_comment(app.store.db(), comment_id)
+        .await?
+        .pop()
+        .map(|a| AnswerView {
+            id: a.id,
+            body_html: a.body_html,
+        }))
+}
+
+/// Held comments, oldest first.
+pub async fn held_comments(app: &App, limit: u64) -> Result<Vec<CommentView>> {
+    let rows = comments::list_comments(
+        app.store.db(),
+        &CommentFilter {
+            status: Some(CommentStatus::Pending),
+            limit: Some(limit),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(rows.into_iter().map(|c| CommentView::of(c, None)).collect())
+}
+
+/// The newest announcements, for `!liste`.
+pub async fn recent_announcements(app: &App, limit: u64) -> Result<Vec<RelayAnnouncement>> {
+    Ok(announcements::list_announcements(app.store.db(), 0, limit)
+        .await?
+        .into_iter()
+        .map(|a| RelayAnnouncement {
+            id: a.id,
+            kind: a.kind,
+            title: a.title,
+            body_html: a.body_html,
+            closes_at: None,
+            retracted: a.retracted_at.is_some(),
+        })
+        .collect())
+}
+
+/// Comment counts, overall or for one announcement.
+pub async fn comment_counts(app: &App, announcement: Option<i64>) -> Result<CommentCounts> {
+    let rows = comments::list_comments(
+        app.store.db(),
+        &CommentFilter {
+            announcement_id: announcement,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut n = CommentCounts {
+        total: rows.len(),
+        ..CommentCounts::default()
+    };
+    for c in &rows {
+        match c.status {
+            CommentStatus::Published => n.published += 1,
+            CommentStatus::Pending => n.pending += 1,
+            CommentStatus::Rejected => n.rejected += 1,
+            CommentStatus::Hidden => n.hidden += 1,
+            CommentStatus::Deleted => n.deleted += 1,
+        }
+        match c.network {
+            Network::Fediverse => n.fediverse += 1,
+            Network::Matrix => n.matrix += 1,
+        }
+        n.late += usize::from(c.late);
+    }
+    Ok(n)
+}
+
+/// The newest log steps, overall or about one comment.
+pub async fn moderation_log(
+    app: &App,
+    comment_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<LogStep>> {
+    Ok(moderation::list_actions(app.store.db(), comment_id, limit)
+        .await?
+        .into_iter()
+        .map(log_step)
+        .collect())
+}
