@@ -7,13 +7,14 @@
 //! announcement, an answer, a reason) is taken from the message as written, so Markdown keeps
 //! its line breaks: clap only checks that it is there.
 
+mod args;
 mod errors;
 mod words;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
+pub use args::{BlockTarget, Closing};
+use args::{parse_id, parse_rule_action, parse_rule_kind};
 use clap::{CommandFactory, Parser, Subcommand};
-use rathaus_shared::domain::{BlockKind, RuleAction};
+use rathaus_shared::domain::RuleAction;
 use rathaus_shared::policy::RuleKind;
 
 pub use errors::ParseError;
@@ -234,99 +235,6 @@ pub enum RuleChange {
         #[arg(value_name = "ID")]
         id: String,
     },
-}
-
-/// A consultation's end as written: a date (the end of that day in the site's time zone) or
-/// an exact RFC 3339 time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Closing {
-    EndOfDay(NaiveDate),
-    At(DateTime<Utc>),
-}
-
-impl Closing {
-    fn parse(raw: &str) -> Result<Self, String> {
-        if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-            return Ok(Self::At(t.with_timezone(&Utc)));
-        }
-        NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .or_else(|_| NaiveDate::parse_from_str(raw, "%d.%m.%Y"))
-            .map(Self::EndOfDay)
-            .map_err(|_| format!("„{raw}“ ist kein Datum wie 2026-12-31."))
-    }
-
-    /// The instant it means in `tz`: a consultation closing "on the 31st" is open all that
-    /// day, in summer and winter time alike.
-    pub fn resolve(self, tz: Tz) -> DateTime<Utc> {
-        match self {
-            Self::At(t) => t,
-            Self::EndOfDay(date) => {
-                let end = date.and_hms_opt(23, 59, 59).unwrap_or_default();
-                tz.from_local_datetime(&end)
-                    .earliest()
-                    // 23:59:59 never falls into a gap in any zone in use; stay safe anyway.
-                    .map_or_else(|| end.and_utc(), |t| t.with_timezone(&Utc))
-            }
-        }
-    }
-}
-
-/// Whom a block is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlockTarget {
-    /// A Matrix id (`@name:server`) or an ActivityPub actor URL.
-    User(String),
-    /// A server's domain.
-    Domain(String),
-}
-
-impl BlockTarget {
-    fn parse(raw: &str) -> Result<Self, String> {
-        if raw.starts_with('@') || raw.starts_with("http://") || raw.starts_with("https://") {
-            Ok(Self::User(raw.to_owned()))
-        } else if raw.contains('.') && !raw.contains('/') && !raw.contains('@') {
-            Ok(Self::Domain(raw.to_lowercase()))
-        } else {
-            Err(format!(
-                "„{raw}“ ist weder eine Person (@name:server, https://…) noch ein Server (beispiel.org)."
-            ))
-        }
-    }
-
-    pub fn kind(&self) -> BlockKind {
-        match self {
-            Self::User(_) => BlockKind::User,
-            Self::Domain(_) => BlockKind::Domain,
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::User(s) | Self::Domain(s) => s,
-        }
-    }
-}
-
-fn parse_id(raw: &str) -> Result<i64, String> {
-    raw.trim_start_matches('#')
-        .parse()
-        .map_err(|_| format!("„{raw}“ ist keine ID (eine Zahl)."))
-}
-
-fn parse_rule_kind(raw: &str) -> Result<RuleKind, String> {
-    match raw.to_lowercase().as_str() {
-        "words" | "woerter" | "wörter" => Ok(RuleKind::Words),
-        "regex" => Ok(RuleKind::Regex),
-        _ => Err(format!("„{raw}“: erlaubt sind words oder regex.")),
-    }
-}
-
-fn parse_rule_action(raw: &str) -> Result<RuleAction, String> {
-    match raw.to_lowercase().as_str() {
-        "hold" | "pruefen" | "prüfen" => Ok(RuleAction::Hold),
-        "reject" | "ablehnen" => Ok(RuleAction::Reject),
-        _ => Err(format!("„{raw}“: erlaubt sind hold oder reject.")),
-    }
 }
 
 /// The parser for one role's enum.

@@ -1,4 +1,5 @@
 use super::*;
+use rathaus_shared::domain::BlockKind;
 
 fn ok(body: &str) -> Command {
     parse(body)

@@ -1,0 +1,111 @@
+use super::*;
+use rathaus_shared::domain::ActionKind;
+
+fn comment() -> CommentView {
+    CommentView {
+        id: 7,
+        announcement_id: 2,
+        network: Network::Fediverse,
+        status: CommentStatus::Pending,
+        late: false,
+        author_id: "https://social.example/users/anna".into(),
+        author_name: "Anna <b>".into(),
+        author_handle: "@anna@social.example".into(),
+        author_domain: "social.example".into(),
+        origin_id: "https://social.example/notes/1".into(),
+        content_html: Some("<p>Mehr <em>Bäume</em>!</p>".into()),
+        rule_id: Some("first_comment".into()),
+        reason: Some("Erster Kommentar".into()),
+    }
+}
+
+#[test]
+fn notices_and_queue_name_comment_rule_and_text() {
+    let notice = held_notice(&comment());
+    assert!(notice.starts_with("Zurückgehalten: Kommentar 7 von Anna <b>"));
+    assert!(notice.contains("„Mehr Bäume!“"));
+    assert!(notice.contains("Regel first_comment: Erster Kommentar"));
+    assert!(notice.contains("!freigeben 7 / !ablehnen 7"));
+    let q = queue(&[comment()]);
+    assert!(q.contains("• 7 — Anna <b> (Fediverse, social.example): „Mehr Bäume!“"));
+    assert_eq!(
+        queue(&[]),
+        "Keine zurückgehaltenen Kommentare. / The queue is empty."
+    );
+}
+
+#[test]
+fn relayed_comments_escape_names_but_keep_sanitised_html() {
+    let (plain, html) = relayed_comment(&comment());
+    assert_eq!(plain, "Anna <b> (@anna@social.example): Mehr Bäume!");
+    assert!(html.starts_with("<strong>Anna &lt;b&gt;</strong>"));
+    assert!(html.ends_with("<p>Mehr <em>Bäume</em>!</p>"));
+    let (plain, html) = relayed_answer(
+        &comment(),
+        &AnswerView {
+            id: 1,
+            body_html: "<p>Danke</p>".into(),
+        },
+    );
+    assert_eq!(plain, "Offizielle Antwort an Anna <b>: Danke");
+    assert!(html.starts_with("<strong>Offizielle Antwort</strong> an Anna &lt;b&gt;"));
+}
+
+#[test]
+fn announcements_lists_stats_and_log_in_german() {
+    let a = RelayAnnouncement {
+        id: 3,
+        kind: AnnouncementKind::Consultation,
+        title: Some("Radweg".into()),
+        body_html: "<p>Wie?</p>".into(),
+        closes_at: Some("2026-12-31T22:59:59Z".parse().expect("time")),
+        retracted: false,
+    };
+    let (plain, html) = announcement(&a, "https://rathaus.example/announcements/3");
+    assert!(html.contains("<strong>Radweg</strong>"));
+    assert!(html.contains("Beteiligung bis 31.12.2026 22:59 UTC"));
+    assert!(plain.contains("https://rathaus.example/announcements/3"));
+    assert_eq!(list(std::slice::from_ref(&a)), "• 3 Beteiligung Radweg");
+    let retracted = RelayAnnouncement {
+        title: None,
+        kind: AnnouncementKind::Announcement,
+        retracted: true,
+        ..a
+    };
+    assert_eq!(
+        list(&[retracted]),
+        "• 3 Bekanntmachung Wie? (zurückgezogen)"
+    );
+    assert_eq!(list(&[]), "Noch keine Bekanntmachungen.");
+    let s = stats(&CommentCounts {
+        total: 3,
+        published: 2,
+        pending: 1,
+        matrix: 1,
+        fediverse: 2,
+        ..CommentCounts::default()
+    });
+    assert!(s.starts_with("3 Kommentare: 2 veröffentlicht, 1 zurückgehalten"));
+    let l = log(&[LogStep {
+        id: 1,
+        comment_id: Some(7),
+        action: ActionKind::AutoHold,
+        actor: "policy".into(),
+        rule_id: Some("links".into()),
+        reason: Some("Zu viele Links".into()),
+        created_at: "2026-12-03T10:15:00Z".parse().expect("time"),
+    }]);
+    assert_eq!(
+        l,
+        "• 03.12. 10:15 #7 auto_hold durch policy, Regel links: Zu viele Links"
+    );
+    assert_eq!(
+        comment_now(7, CommentStatus::Published),
+        "Kommentar 7 veröffentlicht."
+    );
+    assert_eq!(
+        citizen_note(CommentStatus::Pending, Some("Links")).as_deref(),
+        Some("Ihr Kommentar wird geprüft: Links")
+    );
+    assert_eq!(citizen_note(CommentStatus::Published, None), None);
+}
