@@ -152,7 +152,7 @@ async fn runtime_rules_blocks_rate_limits_and_moderation() {
             .await
             .expect("log")
             .into_iter()
-            .map(|a| a.action)
+            .map(|a| a.action.to_string())
             .collect();
         for expected in ["rule_add", "rule_remove", "block_import", "auto_reject", "auto_hold", "auto_publish", "approve", "hide"] {
             assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");

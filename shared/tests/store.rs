@@ -3,13 +3,17 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rathaus_shared::entities::{BlockKind, CommentStatus, JobStatus, Network, RuleAction};
+use rathaus_shared::entities::{
+    ActionKind, BlockKind, CommentStatus, JobStatus, Network, RuleAction,
+};
 use rathaus_shared::store::actors::{self, RemoteActorData};
 use rathaus_shared::store::announcements::{self, NewAnnouncement};
 use rathaus_shared::store::comments::{self, CommentFilter, Inserted, NewComment};
 use rathaus_shared::store::delivery::{self, NewActivity};
 use rathaus_shared::store::moderation::{self, NewAction};
 use rathaus_shared::store::policy::{self, NewRule};
+use rathaus_shared::store::relay::{self, RelayTarget};
+use rathaus_shared::store::state::Cursor;
 use rathaus_shared::store::{blocks, matrix, state};
 use rathaus_shared::testing::{for_each_store, test_stores};
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -79,14 +83,85 @@ async fn migrations_run_up_down_and_up_again() {
             applied,
             vec![
                 "m20261124_000001_initial".to_owned(),
-                "m20261125_000001_comment_language".to_owned()
+                "m20261125_000001_comment_language".to_owned(),
+                "m20261203_000001_matrix_relay".to_owned()
             ],
             "{}",
             ts.backend
         );
 
-        // The newest step down and up: the column goes and comes back.
-        store.migrate_down(1).await.expect("down one");
+        // The relay table down and up: its rows go back to the old keys and return.
+        let db = store.db();
+        relay::record(db, "!pub:hs", "$ann", RelayTarget::Announcement(4), t(1))
+            .await
+            .expect("relay");
+        relay::record(db, "!pub:hs", "$copy", RelayTarget::Comment(9), t(2))
+            .await
+            .expect("relay");
+        relay::record(db, "!mod:hs", "$notice", RelayTarget::Notice(9), t(3))
+            .await
+            .expect("relay");
+        store.migrate_down(1).await.expect("down the relay table");
+        assert!(
+            db.execute_unprepared("SELECT count(*) FROM matrix_relay")
+                .await
+                .is_err(),
+            "{}: matrix_relay still exists after down",
+            ts.backend
+        );
+        assert_eq!(
+            state::get(db, "matrix.announcement.4.!pub:hs")
+                .await
+                .expect("kv"),
+            Some("$ann".to_owned())
+        );
+        assert_eq!(
+            state::get(db, "matrix.relay.!pub:hs.$ann")
+                .await
+                .expect("kv"),
+            Some("4".to_owned())
+        );
+        assert_eq!(
+            state::get(db, "matrix.notice.$notice").await.expect("kv"),
+            Some("9".to_owned())
+        );
+        // An installation from before the table: its keys move into it.
+        state::set(db, "matrix.comment.11.!pub:example.org", "$old", t(4))
+            .await
+            .expect("kv");
+        store.migrate().await.expect("up the relay table");
+        assert_eq!(
+            relay::announcement_of_event(db, "!pub:hs", "$ann")
+                .await
+                .expect("q"),
+            Some(4)
+        );
+        assert_eq!(
+            relay::announcement_event(db, 4, "!pub:hs")
+                .await
+                .expect("q"),
+            Some("$ann".to_owned())
+        );
+        assert_eq!(
+            relay::comment_events(db, 11, "!pub:example.org")
+                .await
+                .expect("q"),
+            vec!["$old".to_owned()]
+        );
+        assert_eq!(
+            relay::notice_comment(db, "$notice").await.expect("q"),
+            Some(9)
+        );
+        for key in [
+            "matrix.comment.11.!pub:example.org",
+            "matrix.announcement.4.!pub:hs",
+            "matrix.relay.!pub:hs.$ann",
+        ] {
+            assert_eq!(state::get(db, key).await.expect("kv"), None, "{key}");
+        }
+
+        // The language column down and up: the column goes and comes back.
+        store.migrate_down(2).await.expect("down two");
         assert!(
             store
                 .db()
@@ -96,15 +171,15 @@ async fn migrations_run_up_down_and_up_again() {
             "{}: language column still exists after down",
             ts.backend
         );
-        store.migrate().await.expect("up one");
+        store.migrate().await.expect("up two");
         store
             .db()
             .execute_unprepared("SELECT language FROM comment")
             .await
             .expect("language column back");
 
-        store.migrate_down(2).await.expect("down");
-        assert_eq!(store.pending_migrations().await.expect("pending").len(), 2);
+        store.migrate_down(3).await.expect("down");
+        assert_eq!(store.pending_migrations().await.expect("pending").len(), 3);
         // The tables are gone: a query against one fails.
         assert!(
             store
@@ -124,6 +199,86 @@ async fn migrations_run_up_down_and_up_again() {
             .expect("comment table back");
         ts.cleanup().await;
     }
+}
+
+#[tokio::test]
+async fn relay_rows_answer_both_ways_and_cursors_refuse_corrupt_values() {
+    for_each_store(|store| async move {
+        let db = store.db().clone();
+        relay::record(&db, "!a:hs", "$root", RelayTarget::Announcement(1), t(0))
+            .await
+            .expect("record");
+        // The same event again is a no-op, not a second row or an error.
+        relay::record(&db, "!a:hs", "$root", RelayTarget::Announcement(1), t(1))
+            .await
+            .expect("record again");
+        relay::record(&db, "!b:hs", "$root-b", RelayTarget::Announcement(1), t(0))
+            .await
+            .expect("record");
+        relay::record(&db, "!a:hs", "$c1", RelayTarget::Comment(5), t(2))
+            .await
+            .expect("record");
+        relay::record(
+            &db,
+            "!a:hs",
+            "$ans",
+            RelayTarget::Answer {
+                answer: 2,
+                comment: 5,
+            },
+            t(3),
+        )
+        .await
+        .expect("record");
+        assert_eq!(
+            relay::announcement_of_event(&db, "!a:hs", "$root")
+                .await
+                .expect("q"),
+            Some(1)
+        );
+        assert_eq!(
+            relay::announcement_of_event(&db, "!b:hs", "$root")
+                .await
+                .expect("q"),
+            None
+        );
+        assert_eq!(
+            relay::announcement_of_event(&db, "!a:hs", "$c1")
+                .await
+                .expect("q"),
+            None
+        );
+        assert_eq!(
+            relay::announcement_event(&db, 1, "!b:hs").await.expect("q"),
+            Some("$root-b".to_owned())
+        );
+        // An answer's copy is not a copy of the comment.
+        assert_eq!(
+            relay::comment_events(&db, 5, "!a:hs").await.expect("q"),
+            vec!["$c1".to_owned()]
+        );
+        assert_eq!(relay::notice_comment(&db, "$c1").await.expect("q"), None);
+
+        assert_eq!(
+            state::cursor(&db, Cursor::MatrixLog).await.expect("cursor"),
+            None
+        );
+        state::set_cursor(&db, Cursor::MatrixLog, 42, t(0))
+            .await
+            .expect("set");
+        assert_eq!(
+            state::cursor(&db, Cursor::MatrixLog).await.expect("cursor"),
+            Some(42)
+        );
+        state::set(&db, "matrix.log_cursor", "4x2", t(1))
+            .await
+            .expect("corrupt it");
+        let err = state::cursor(&db, Cursor::MatrixLog)
+            .await
+            .expect_err("corrupt");
+        assert!(err.to_string().contains("matrix.log_cursor"), "{err}");
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -418,12 +573,15 @@ async fn comments_are_unique_by_origin_filterable_and_erasable() {
 async fn moderation_log_is_append_only() {
     for_each_store(|store| async move {
         let db = store.db();
-        for (i, action) in ["auto_hold", "approve"].into_iter().enumerate() {
+        for (i, action) in [ActionKind::AutoHold, ActionKind::Approve]
+            .into_iter()
+            .enumerate()
+        {
             moderation::log_action(
                 db,
                 NewAction {
                     comment_id: Some(7),
-                    action: action.into(),
+                    action,
                     actor: if i == 0 {
                         "policy".into()
                     } else {

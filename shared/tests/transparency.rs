@@ -151,7 +151,7 @@ async fn pages_statistics_log_and_results() {
             stats
                 .actions_by_rule
                 .iter()
-                .any(|(a, _, n)| a == "auto_publish" && *n == 3),
+                .any(|(a, _, n)| *a == rathaus_shared::domain::ActionKind::AutoPublish && *n == 3),
             "{:?}",
             stats.actions_by_rule
         );
@@ -159,7 +159,7 @@ async fn pages_statistics_log_and_results() {
         let hide = log
             .entries
             .iter()
-            .find(|e| e.action == "hide")
+            .find(|e| e.action == rathaus_shared::domain::ActionKind::Hide)
             .expect("hide logged");
         assert_eq!(hide.actor, transparency::Actor::Office);
         assert_eq!(hide.announcement_id, Some(id));
@@ -178,7 +178,7 @@ async fn pages_statistics_log_and_results() {
         let block = log
             .entries
             .iter()
-            .find(|e| e.action == "block")
+            .find(|e| e.action == rathaus_shared::domain::ActionKind::Block)
             .expect("block logged");
         assert_eq!(block.reason, None);
 
