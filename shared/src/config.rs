@@ -826,6 +826,116 @@ mod tests {
     }
 
     #[test]
+    fn settings_are_typed_when_loaded() {
+        let c = Config::load_from(None, &[]).expect("defaults load");
+        assert_eq!(c.site.time_zone, chrono_tz::Europe::Berlin);
+        assert_eq!(c.site.color.rgb(), (0x0b, 0x53, 0x94));
+        assert_eq!(c.site.language, Language::De);
+        assert_eq!(c.metrics.bind, None);
+        assert_eq!(c.policy.file, None);
+        assert_eq!(c.site.political_geocoding_uri, None);
+        assert_eq!(
+            c.site.licence.as_ref().map(Url::as_str),
+            Some("http://dcat-ap.de/def/licenses/dl-by-de/2.0")
+        );
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("RATHAUS_METRICS__BIND", "127.0.0.1:9091"),
+                ("RATHAUS_SITE__TIME_ZONE", "America/New_York"),
+                ("RATHAUS_SITE__COLOR", "#0B5394"),
+                ("RATHAUS_POLICY__FILE", "/etc/rathaus/policy.toml"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(
+            c.metrics.bind,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9091)))
+        );
+        assert_eq!(c.site.tz(), chrono_tz::America::New_York);
+        assert_eq!(c.site.color.to_string(), "#0b5394");
+        assert_eq!(
+            c.policy.file,
+            Some(PathBuf::from("/etc/rathaus/policy.toml"))
+        );
+        // Printed and loaded again, the typed values survive.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let again = Config::load_from(
+            Some(&write(&dir, &c.to_redacted_toml().expect("render"))),
+            &[],
+        )
+        .expect("printed config loads");
+        assert_eq!(again.metrics.bind, c.metrics.bind);
+        assert_eq!(again.site.time_zone, c.site.time_zone);
+        assert_eq!(again.site.color, c.site.color);
+        assert_eq!(again.policy.file, c.policy.file);
+        assert_eq!(again.site.licence, c.site.licence);
+    }
+
+    #[test]
+    fn bad_typed_settings_name_their_key_and_the_expected_form() {
+        let cases = [
+            (
+                "RATHAUS_SITE__COLOR",
+                "blue",
+                "site.color: `blue` must be a colour like #0b5394",
+            ),
+            (
+                "RATHAUS_SITE__COLOR",
+                "#ffcc00",
+                "site.color: `#ffcc00` has a contrast of",
+            ),
+            (
+                "RATHAUS_SITE__TIME_ZONE",
+                "Mars/Olympus",
+                "site.time_zone: `Mars/Olympus` is not an IANA time zone such as Europe/Berlin",
+            ),
+            (
+                "RATHAUS_METRICS__BIND",
+                "localhost",
+                "metrics.bind: `localhost` is not an address like 127.0.0.1:9091",
+            ),
+            (
+                "RATHAUS_SITE__POLITICAL_GEOCODING_URI",
+                "Musterstadt",
+                "site.political_geocoding_uri: `Musterstadt` is not a URL",
+            ),
+        ];
+        for (key, value, expected) in cases {
+            let err = Config::load_from(None, &env(&[(key, value)])).expect_err(value);
+            let msg = err.to_string();
+            assert!(msg.contains(expected), "{value}: {msg}");
+            assert!(!msg.contains('\n'), "one line: {msg}");
+        }
+        // From a file the message names the file.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "[site]\ntime_zone = \"Europe/Bonn\"\n");
+        let err = Config::load_from(Some(&path), &[]).expect_err("bad zone in file");
+        let msg = err.to_string();
+        assert!(msg.contains("site.time_zone: `Europe/Bonn`"), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+    }
+
+    #[test]
+    fn the_command_lines_config_variable_is_not_a_setting() {
+        let c = Config::load_from(
+            None,
+            &env(&[("RATHAUS_CONFIG", "/etc/rathaus/rathaus.toml")]),
+        )
+        .expect("RATHAUS_CONFIG is the --config flag's, not a key");
+        assert_eq!(c.actor.username, "rathaus");
+    }
+
+    #[test]
+    fn language_tags_pick_ours_by_primary_subtag() {
+        assert_eq!(Language::from_tag("de-AT"), Some(Language::De));
+        assert_eq!(Language::from_tag(" EN_gb"), Some(Language::En));
+        assert_eq!(Language::from_tag("fr"), None);
+        assert_eq!(Language::De.other().code(), "en");
+        assert_eq!(Language::En.t("Ja", "Yes"), "Yes");
+    }
+
+    #[test]
     fn contrast_is_computed_as_wcag_defines_it() {
         let white = contrast_with_white((255, 255, 255));
         let black = contrast_with_white((0, 0, 0));
