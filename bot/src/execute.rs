@@ -50,7 +50,7 @@ async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String,
             text,
             ..
         } => {
-            let closes = closes.resolve(app.config.site.tz());
+            let closes = closes.resolve(app.config.site.time_zone);
             let view = announcements::announce(
                 app,
                 Announce {

@@ -12,6 +12,7 @@ mod objects;
 mod opendata;
 pub mod pages;
 pub mod protocol;
+pub mod retention;
 pub mod signatures;
 mod state;
 

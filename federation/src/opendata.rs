@@ -63,7 +63,13 @@ async fn dataset(
                 &viewer.frame(&state),
                 &view,
                 &files,
-                &state.app.config.site.licence,
+                state
+                    .app
+                    .config
+                    .site
+                    .licence
+                    .as_ref()
+                    .map_or("", |u| u.as_str()),
             ),
         ),
         Err(e) => viewer.error(&state, e),

@@ -187,6 +187,40 @@ async fn check_config_prints_the_effective_config_without_secrets() {
     assert!(out.contains("access_token = \"[redacted]\""), "{out}");
 }
 
+/// The README offers `RATHAUS_CONFIG=FILE` instead of `--config FILE`: the file is loaded, and
+/// the variable itself is not read as a setting.
+#[tokio::test]
+async fn rathaus_config_names_the_file_as_the_readme_says() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("rathaus.toml");
+    std::fs::write(
+        &file,
+        "[site]\nname = \"Gemeinde Konfighausen\"\n[actor]\nusername = \"konfig\"\n",
+    )
+    .expect("write");
+    let file = file.to_str().expect("utf-8 path");
+    let mut rathaus =
+        Rathaus::start(dir.path(), &["serve"], &[("RATHAUS_CONFIG", file)]).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    assert!(
+        start_page(&rathaus).await.contains("Gemeinde Konfighausen"),
+        "site.name from RATHAUS_CONFIG not shown"
+    );
+    let actor = reqwest::Client::new()
+        .get(rathaus.url("/users/konfig"))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .expect("actor");
+    assert_eq!(actor.status(), 200, "actor.username from RATHAUS_CONFIG");
+    rathaus.signal(Signal::SIGTERM).expect("sigterm");
+    let status = rathaus
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("exits");
+    assert!(status.success(), "exit {status}: {}", rathaus.log());
+}
+
 #[tokio::test]
 async fn migrate_applies_and_reports() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -8,6 +8,7 @@ use crate::policy::ratelimit::RateLimits;
 use crate::policy::{self, Policy, RuleSpec};
 
 use crate::apub::Urls;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::entities::local_actor;
 use crate::error::{Error, Result};
@@ -24,6 +25,8 @@ pub struct App {
     pub policy: Arc<PolicyState>,
     /// Counters and gauges for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The time services act at: the system clock, or a fixed one in tests.
+    clock: Clock,
 }
 
 /// Rules compiled once, swapped as a whole when moderators change them.
@@ -66,6 +69,7 @@ impl App {
                 limits,
             }),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            clock: Clock::system(),
         };
         let (actor, created) = app.ensure_local_actor().await?;
         if created {
@@ -75,10 +79,21 @@ impl App {
         Ok(app)
     }
 
+    /// The same app acting at the times `clock` gives (tests pass a fixed clock).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The current time as services see it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// The instance actor (signs fetches), created with its own key on first use.
     pub async fn instance_actor(&self) -> Result<local_actor::Model> {
         Ok(
-            store::actors::ensure_local_actor(self.store.db(), INSTANCE_ACTOR, store::now())
+            store::actors::ensure_local_actor(self.store.db(), INSTANCE_ACTOR, self.now())
                 .await?
                 .0,
         )
@@ -116,27 +131,19 @@ impl App {
 
     /// The town hall's actor row, created with a key on first use.
     pub async fn ensure_local_actor(&self) -> Result<(local_actor::Model, bool)> {
-        store::actors::ensure_local_actor(
-            self.store.db(),
-            &self.config.actor.username,
-            store::now(),
-        )
-        .await
+        store::actors::ensure_local_actor(self.store.db(), &self.config.actor.username, self.now())
+            .await
     }
 }
 
 /// The rules file (or the built-in one) plus the rules moderators added; a stored rule with
 /// the same id replaces the file's.
 async fn compile_policy(config: &Config, store: &Store) -> Result<Policy> {
-    let text = if config.policy.file.is_empty() {
-        policy::DEFAULT_POLICY.to_owned()
-    } else {
-        std::fs::read_to_string(&config.policy.file).map_err(|e| {
-            Error::Config(format!(
-                "policy.file: cannot read {}: {e}",
-                config.policy.file
-            ))
-        })?
+    let text = match &config.policy.file {
+        None => policy::DEFAULT_POLICY.to_owned(),
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!("policy.file: cannot read {}: {e}", path.display()))
+        })?,
     };
     let mut rules = policy::parse_policy_file(&text)?;
     for row in store::policy::active_rules(store.db()).await? {

@@ -19,8 +19,9 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// Environment prefix; `RATHAUS_SERVER__BIND` sets `server.bind`.
 pub const ENV_PREFIX: &str = "RATHAUS_";
 
-/// Environment variables with our prefix that are not configuration (test harness settings).
-const ENV_NOT_CONFIG: &[&str] = &["test_database_url", "log"];
+/// Environment variables with our prefix that are not configuration: the command line's
+/// `RATHAUS_CONFIG` (the file to load) and test harness settings.
+const ENV_NOT_CONFIG: &[&str] = &["config", "test_database_url", "log"];
 
 /// What a redacted secret prints as.
 const REDACTED: &str = "[redacted]";
@@ -94,18 +95,15 @@ pub struct RetentionConfig {
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// A separate listen address (e.g. `127.0.0.1:9091`) that serves only `/metrics`, for a
-    /// scraper on the same host or network; empty: none.
-    pub bind: String,
+    /// scraper on the same host or network; empty in the file: none.
+    #[serde(with = "metrics_bind")]
+    pub bind: Option<SocketAddr>,
     /// A bearer token that opens `/metrics` on the public address; empty: closed there.
     #[serde(serialize_with = "serialize_secret")]
     pub token: SecretString,
 }
 
 impl MetricsConfig {
-    pub fn bind_addr(&self) -> Option<SocketAddr> {
-        self.bind.parse().ok()
-    }
-
     pub fn token_set(&self) -> bool {
         !self.token.expose_secret().is_empty()
     }
@@ -127,27 +125,30 @@ impl MetricsConfig {
 pub struct SiteConfig {
     /// The town hall's name on pages and as Open Data publisher; empty: `actor.display_name`.
     pub name: String,
-    /// Main colour (`#rrggbb`) of header and links; must reach 4.5:1 against the pages' light
-    /// background `#f3f5f8` (and so against white), as WCAG AA asks.
-    pub color: String,
+    /// Main colour of header and links, checked for contrast when loaded.
+    pub color: BrandColor,
     /// Language of pages when the browser asks for neither German nor English.
     pub language: Language,
     /// Time zone dates are shown in (IANA name, e.g. `Europe/Berlin`).
-    pub time_zone: String,
+    #[serde(with = "time_zone")]
+    pub time_zone: chrono_tz::Tz,
     /// Where people report accessibility barriers (e-mail address or URL).
     pub accessibility_contact: String,
-    /// The enforcement body named in the accessibility statement (Schlichtungsstelle), a URL.
-    pub accessibility_enforcement_url: String,
+    /// The enforcement body named in the accessibility statement (Schlichtungsstelle).
+    #[serde(with = "optional_url")]
+    pub accessibility_enforcement_url: Option<Url>,
     /// Open Data licence (a DCAT-AP.de licence URI).
-    pub licence: String,
+    #[serde(with = "optional_url")]
+    pub licence: Option<Url>,
     /// `dcatde:politicalGeocodingURI`: the municipality in DCAT-AP.de's vocabulary; empty to leave out.
-    pub political_geocoding_uri: String,
+    #[serde(with = "optional_url")]
+    pub political_geocoding_uri: Option<Url>,
 }
 
 impl SiteConfig {
-    /// The configured time zone (checked at start-up, so UTC only as a last resort).
+    /// The configured time zone.
     pub fn tz(&self) -> chrono_tz::Tz {
-        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+        self.time_zone
     }
 
     /// The publisher's name: `site.name`, or the actor's display name.
@@ -160,12 +161,94 @@ impl SiteConfig {
     }
 }
 
-/// The two languages of everything a citizen reads.
+/// The two languages of everything a citizen reads: the site's default (`site.language`) and
+/// the language a page is shown in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     De,
     En,
+}
+
+impl Language {
+    /// Picks the German or the English text; both stand side by side where they are used.
+    pub fn t<'a>(self, de: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Language::De => de,
+            Language::En => en,
+        }
+    }
+
+    /// The BCP 47 code: `de` or `en`.
+    pub fn code(self) -> &'static str {
+        self.t("de", "en")
+    }
+
+    pub fn other(self) -> Language {
+        match self {
+            Language::De => Language::En,
+            Language::En => Language::De,
+        }
+    }
+
+    /// Ours among a language tag's primary subtag (`de-AT` → German), case-insensitive.
+    pub fn from_tag(tag: &str) -> Option<Language> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "de" => Some(Language::De),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+}
+
+/// The brand colour (`#rrggbb`). It is only made when it reaches 4.5:1 against the pages' light
+/// background `#f3f5f8` (and so against white), as WCAG AA asks for link text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BrandColor((u8, u8, u8));
+
+impl BrandColor {
+    pub fn rgb(self) -> (u8, u8, u8) {
+        self.0
+    }
+}
+
+impl std::str::FromStr for BrandColor {
+    type Err = String;
+
+    fn from_str(raw: &str) -> std::result::Result<Self, String> {
+        let rgb =
+            parse_hex_color(raw).ok_or_else(|| format!("`{raw}` must be a colour like #0b5394"))?;
+        let ratio = contrast(rgb, SOFT_BACKGROUND);
+        if ratio < 4.5 {
+            return Err(format!(
+                "`{raw}` has a contrast of {ratio:.1}:1 against the pages' light background; WCAG AA needs 4.5:1, choose a darker colour"
+            ));
+        }
+        Ok(Self(rgb))
+    }
+}
+
+impl TryFrom<String> for BrandColor {
+    type Error = String;
+
+    fn try_from(raw: String) -> std::result::Result<Self, String> {
+        raw.parse()
+    }
+}
+
+impl From<BrandColor> for String {
+    fn from(c: BrandColor) -> String {
+        c.to_string()
+    }
+}
+
+impl std::fmt::Display for BrandColor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (r, g, b) = self.0;
+        write!(f, "#{r:02x}{g:02x}{b:02x}")
+    }
 }
 
 /// `#rrggbb` → (r, g, b).
@@ -240,8 +323,9 @@ pub struct FederationConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// Rules file; empty means the built-in `config/policy.toml`.
-    pub file: String,
+    /// Rules file; empty in the file (`None`): the built-in `config/policy.toml`.
+    #[serde(with = "optional_path")]
+    pub file: Option<PathBuf>,
     /// Rate limits per author and per instance.
     pub author_per_hour: u32,
     pub author_burst: u32,
@@ -422,55 +506,11 @@ impl Config {
                 "database.max_connections: must be at least 1".into(),
             ));
         }
-        let site = &self.site;
-        match parse_hex_color(&site.color) {
-            None => {
-                return Err(Error::Config(format!(
-                    "site.color: `{}` must be a colour like #0b5394",
-                    site.color
-                )));
-            }
-            Some(rgb) if contrast(rgb, SOFT_BACKGROUND) < 4.5 => {
-                return Err(Error::Config(format!(
-                    "site.color: `{}` has a contrast of {:.1}:1 against the pages' light background; WCAG AA needs 4.5:1, choose a darker colour",
-                    site.color,
-                    contrast(rgb, SOFT_BACKGROUND)
-                )));
-            }
-            Some(_) => {}
-        }
-        if !self.metrics.bind.is_empty() && self.metrics.bind_addr().is_none() {
-            return Err(Error::Config(format!(
-                "metrics.bind: `{}` is not an address like 127.0.0.1:9091",
-                self.metrics.bind
-            )));
-        }
         let token = self.metrics.token.expose_secret();
         if !token.is_empty() && token.len() < 16 {
             return Err(Error::Config(
                 "metrics.token: use at least 16 characters".into(),
             ));
-        }
-        if site.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(Error::Config(format!(
-                "site.time_zone: `{}` is not an IANA time zone such as Europe/Berlin",
-                site.time_zone
-            )));
-        }
-        for (key, value) in [
-            ("site.licence", &site.licence),
-            (
-                "site.political_geocoding_uri",
-                &site.political_geocoding_uri,
-            ),
-            (
-                "site.accessibility_enforcement_url",
-                &site.accessibility_enforcement_url,
-            ),
-        ] {
-            if !value.is_empty() && Url::parse(value).is_err() {
-                return Err(Error::Config(format!("{key}: `{value}` is not a URL")));
-            }
         }
         if let Some(m) = &self.matrix {
             if m.password.is_none() && m.access_token.is_none() {
@@ -513,6 +553,98 @@ impl Config {
         match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
+        }
+    }
+}
+
+/// Settings that are strings in the file and typed here, with messages naming the expected
+/// form (figment puts the key in front). An empty string means "not set" where the type is an
+/// `Option`; it is printed back as an empty string, so the printed config loads again.
+mod metrics_bind {
+    use super::*;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<SocketAddr>, D::Error> {
+        let raw = String::deserialize(d)?;
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("`{raw}` is not an address like 127.0.0.1:9091"))
+        })
+    }
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<SocketAddr>,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&value.map(|a| a.to_string()).unwrap_or_default())
+    }
+}
+
+mod time_zone {
+    use super::*;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<chrono_tz::Tz, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.parse().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{raw}` is not an IANA time zone such as Europe/Berlin"
+            ))
+        })
+    }
+
+    pub fn serialize<S: Serializer>(
+        value: &chrono_tz::Tz,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(value.name())
+    }
+}
+
+mod optional_url {
+    use super::*;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<Url>, D::Error> {
+        let raw = String::deserialize(d)?;
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        Url::parse(&raw)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("`{raw}` is not a URL")))
+    }
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Url>,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(value.as_ref().map_or("", Url::as_str))
+    }
+}
+
+mod optional_path {
+    use super::*;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<PathBuf>, D::Error> {
+        let raw = String::deserialize(d)?;
+        Ok((!raw.is_empty()).then(|| PathBuf::from(raw)))
+    }
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<PathBuf>,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match value {
+            Some(path) => path.serialize(s),
+            None => s.serialize_str(""),
         }
     }
 }
@@ -691,6 +823,116 @@ mod tests {
             let err = Config::load_from(None, &env(&[(key, value)])).expect_err(value);
             assert!(err.to_string().contains(named), "{value}: {err}");
         }
+    }
+
+    #[test]
+    fn settings_are_typed_when_loaded() {
+        let c = Config::load_from(None, &[]).expect("defaults load");
+        assert_eq!(c.site.time_zone, chrono_tz::Europe::Berlin);
+        assert_eq!(c.site.color.rgb(), (0x0b, 0x53, 0x94));
+        assert_eq!(c.site.language, Language::De);
+        assert_eq!(c.metrics.bind, None);
+        assert_eq!(c.policy.file, None);
+        assert_eq!(c.site.political_geocoding_uri, None);
+        assert_eq!(
+            c.site.licence.as_ref().map(Url::as_str),
+            Some("http://dcat-ap.de/def/licenses/dl-by-de/2.0")
+        );
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("RATHAUS_METRICS__BIND", "127.0.0.1:9091"),
+                ("RATHAUS_SITE__TIME_ZONE", "America/New_York"),
+                ("RATHAUS_SITE__COLOR", "#0B5394"),
+                ("RATHAUS_POLICY__FILE", "/etc/rathaus/policy.toml"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(
+            c.metrics.bind,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9091)))
+        );
+        assert_eq!(c.site.tz(), chrono_tz::America::New_York);
+        assert_eq!(c.site.color.to_string(), "#0b5394");
+        assert_eq!(
+            c.policy.file,
+            Some(PathBuf::from("/etc/rathaus/policy.toml"))
+        );
+        // Printed and loaded again, the typed values survive.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let again = Config::load_from(
+            Some(&write(&dir, &c.to_redacted_toml().expect("render"))),
+            &[],
+        )
+        .expect("printed config loads");
+        assert_eq!(again.metrics.bind, c.metrics.bind);
+        assert_eq!(again.site.time_zone, c.site.time_zone);
+        assert_eq!(again.site.color, c.site.color);
+        assert_eq!(again.policy.file, c.policy.file);
+        assert_eq!(again.site.licence, c.site.licence);
+    }
+
+    #[test]
+    fn bad_typed_settings_name_their_key_and_the_expected_form() {
+        let cases = [
+            (
+                "RATHAUS_SITE__COLOR",
+                "blue",
+                "site.color: `blue` must be a colour like #0b5394",
+            ),
+            (
+                "RATHAUS_SITE__COLOR",
+                "#ffcc00",
+                "site.color: `#ffcc00` has a contrast of",
+            ),
+            (
+                "RATHAUS_SITE__TIME_ZONE",
+                "Mars/Olympus",
+                "site.time_zone: `Mars/Olympus` is not an IANA time zone such as Europe/Berlin",
+            ),
+            (
+                "RATHAUS_METRICS__BIND",
+                "localhost",
+                "metrics.bind: `localhost` is not an address like 127.0.0.1:9091",
+            ),
+            (
+                "RATHAUS_SITE__POLITICAL_GEOCODING_URI",
+                "Musterstadt",
+                "site.political_geocoding_uri: `Musterstadt` is not a URL",
+            ),
+        ];
+        for (key, value, expected) in cases {
+            let err = Config::load_from(None, &env(&[(key, value)])).expect_err(value);
+            let msg = err.to_string();
+            assert!(msg.contains(expected), "{value}: {msg}");
+            assert!(!msg.contains('\n'), "one line: {msg}");
+        }
+        // From a file the message names the file.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "[site]\ntime_zone = \"Europe/Bonn\"\n");
+        let err = Config::load_from(Some(&path), &[]).expect_err("bad zone in file");
+        let msg = err.to_string();
+        assert!(msg.contains("site.time_zone: `Europe/Bonn`"), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+    }
+
+    #[test]
+    fn the_command_lines_config_variable_is_not_a_setting() {
+        let c = Config::load_from(
+            None,
+            &env(&[("RATHAUS_CONFIG", "/etc/rathaus/rathaus.toml")]),
+        )
+        .expect("RATHAUS_CONFIG is the --config flag's, not a key");
+        assert_eq!(c.actor.username, "rathaus");
+    }
+
+    #[test]
+    fn language_tags_pick_ours_by_primary_subtag() {
+        assert_eq!(Language::from_tag("de-AT"), Some(Language::De));
+        assert_eq!(Language::from_tag(" EN_gb"), Some(Language::En));
+        assert_eq!(Language::from_tag("fr"), None);
+        assert_eq!(Language::De.other().code(), "en");
+        assert_eq!(Language::En.t("Ja", "Yes"), "Yes");
     }
 
     #[test]

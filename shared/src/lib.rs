@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod apub;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod entities;
@@ -18,6 +19,7 @@ pub mod store;
 pub mod testing;
 
 pub use app::App;
+pub use clock::Clock;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use store::Store;

@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::Markup;
-use rathaus_shared::config::Language;
 use rathaus_shared::services::transparency;
 use serde::Deserialize;
 
@@ -37,46 +36,15 @@ pub fn routes() -> Router<FedState> {
         .route("/assets/style.css", get(style))
 }
 
-/// The two languages of the pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    De,
-    En,
-}
-
-impl Lang {
-    /// Picks the German or the English text; both stand side by side where they are used.
-    pub fn t<'a>(self, de: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::De => de,
-            Lang::En => en,
-        }
-    }
-    pub fn code(self) -> &'static str {
-        self.t("de", "en")
-    }
-    pub fn other(self) -> Lang {
-        match self {
-            Lang::De => Lang::En,
-            Lang::En => Lang::De,
-        }
-    }
-    fn parse(code: &str) -> Option<Lang> {
-        let primary = code.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "de" => Some(Lang::De),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-}
+/// The pages speak the site's language type; the short name keeps the templates readable.
+pub use rathaus_shared::config::Language as Lang;
 
 /// The language a browser prefers among ours, by `Accept-Language` q-values (RFC 9110).
 pub fn negotiate(accept_language: &str) -> Option<Lang> {
     let mut best: Option<(f32, usize, Lang)> = None;
     for (i, part) in accept_language.split(',').enumerate() {
         let mut pieces = part.split(';');
-        let Some(lang) = pieces.next().and_then(Lang::parse) else {
+        let Some(lang) = pieces.next().and_then(Lang::from_tag) else {
             continue;
         };
         let q = pieces
@@ -118,7 +86,7 @@ impl FromRequestParts<FedState> for Viewer {
         let from_query = Query::<LangQuery>::try_from_uri(&parts.uri)
             .ok()
             .and_then(|q| q.0.lang)
-            .and_then(|l| Lang::parse(&l));
+            .and_then(|l| Lang::from_tag(&l));
         if let Some(lang) = from_query {
             return Ok(Viewer {
                 lang,
@@ -133,7 +101,7 @@ impl FromRequestParts<FedState> for Viewer {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .find_map(|c| c.trim().strip_prefix(LANG_COOKIE)?.strip_prefix('='))
-            .and_then(Lang::parse);
+            .and_then(Lang::from_tag);
         let header = || {
             parts
                 .headers
@@ -152,10 +120,7 @@ impl FromRequestParts<FedState> for Viewer {
 
 /// The language of the town hall's own texts.
 fn site_lang(state: &FedState) -> Lang {
-    match state.app.config.site.language {
-        Language::De => Lang::De,
-        Language::En => Lang::En,
-    }
+    state.app.config.site.language
 }
 
 impl Viewer {
@@ -372,7 +337,10 @@ async fn accessibility(State(state): State<FedState>, viewer: Viewer) -> Respons
             &viewer.frame(&state),
             &views::AccessibilityInfo {
                 contact: &site.accessibility_contact,
-                enforcement_url: &site.accessibility_enforcement_url,
+                enforcement_url: site
+                    .accessibility_enforcement_url
+                    .as_ref()
+                    .map_or("", |u| u.as_str()),
             },
         ),
     )
@@ -390,7 +358,7 @@ async fn open_data_index(
 
 /// # GET /assets/style.css — the brand colour from the config, checked for contrast at start.
 async fn style(State(state): State<FedState>) -> Response {
-    let css = STYLE.replace("#0b5394", &state.app.config.site.color);
+    let css = STYLE.replace("#0b5394", &state.app.config.site.color.to_string());
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),

@@ -6,8 +6,8 @@ use sea_orm::TransactionTrait;
 use super::enqueue_activity;
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::store::actors;
 use crate::store::announcements::{self, AnnouncementView, NewAnnouncement};
-use crate::store::{self, actors};
 use crate::{apub, markdown};
 
 /// What the press office asks for.
@@ -38,7 +38,7 @@ fn require_text(text: &str) -> Result<()> {
 /// Stores the announcement and queues its `Create{Note}` for every follower, atomically.
 pub async fn announce(app: &App, req: Announce) -> Result<AnnouncementView> {
     require_text(&req.text)?;
-    let now = store::now();
+    let now = app.now();
     let consultation = match req.closes_at {
         Some(closes) => {
             if closes <= now {
@@ -90,7 +90,7 @@ pub async fn announce(app: &App, req: Announce) -> Result<AnnouncementView> {
 /// A correction: new text, federated as `Update` with `updated` set.
 pub async fn correct(app: &App, id: i64, text: String) -> Result<AnnouncementView> {
     require_text(&text)?;
-    let now = store::now();
+    let now = app.now();
     let urls = app.urls();
     let txn = app.store.db().begin().await?;
     let html = markdown::to_html(&text);
@@ -112,7 +112,7 @@ pub async fn correct(app: &App, id: i64, text: String) -> Result<AnnouncementVie
 
 /// A retraction: the text goes, the id answers as a Tombstone, followers get a `Delete`.
 pub async fn retract(app: &App, id: i64) -> Result<AnnouncementView> {
-    let now = store::now();
+    let now = app.now();
     let urls = app.urls();
     let txn = app.store.db().begin().await?;
     announcements::retract_announcement(&txn, id, now).await?;
@@ -153,7 +153,7 @@ async fn federate_update<C: sea_orm::ConnectionTrait>(
 
 /// Closes a consultation early; followers see the new end time (an `Update`).
 pub async fn close(app: &App, id: i64) -> Result<AnnouncementView> {
-    let now = store::now();
+    let now = app.now();
     let txn = app.store.db().begin().await?;
     let before = announcements::get_announcement(&txn, id)
         .await?
@@ -181,7 +181,7 @@ pub async fn close(app: &App, id: i64) -> Result<AnnouncementView> {
 /// page, part of the Open Data export, federated as an `Update` of the Note.
 pub async fn publish_result(app: &App, id: i64, text: String) -> Result<AnnouncementView> {
     require_text(&text)?;
-    let now = store::now();
+    let now = app.now();
     let txn = app.store.db().begin().await?;
     let html = markdown::to_html(&text);
     announcements::set_result(&txn, id, text, html, now).await?;

@@ -14,11 +14,11 @@ use crate::app::App;
 use crate::apub::{self, Addressee};
 use crate::entities::{ActionKind, BlockKind, CommentStatus, Network, comment, official_answer};
 use crate::error::{Error, Result};
+use crate::markdown;
 use crate::policy::{self, AuthorHistory, CommentInput, Decision, Outcome};
 use crate::store::comments::{self, Inserted, NewComment};
 use crate::store::moderation::{self, NewAction};
 use crate::store::{actors, announcements, blocks};
-use crate::{markdown, store};
 
 /// A reply as a front saw it.
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
     let Some(thread) = thread_of(app, &s.in_reply_to).await? else {
         return Ok(SubmitOutcome::NotForUs);
     };
-    let now = store::now();
+    let now = app.now();
     let db = app.store.db();
     if let Some(existing) = comments::comment_by_origin(db, &s.origin_id).await? {
         return Ok(SubmitOutcome::Duplicate(existing));
@@ -381,7 +381,7 @@ pub async fn moderate(
             target.as_str()
         )));
     }
-    let now = store::now();
+    let now = app.now();
     let txn = db.begin().await?;
     let keep_rule = (action != ModAction::Approve)
         .then(|| c.rule_id.clone().zip(c.rule_version))
@@ -431,7 +431,7 @@ pub async fn answer(
             "comment {comment_id} was deleted by its author"
         )));
     }
-    let now = store::now();
+    let now = app.now();
     let urls = app.urls();
     let html = markdown::to_html(text);
     let txn = db.begin().await?;
@@ -513,7 +513,7 @@ pub async fn edit_comment(
         }
         Network::Matrix => (content_html.to_owned(), content_html.to_owned()),
     };
-    let now = store::now();
+    let now = app.now();
     let mut hist = history(db, &c.author_id, &c.author_domain).await?;
     // The comment's own earlier text is not a duplicate of itself.
     if let Some(old) = &c.content {
@@ -584,7 +584,7 @@ pub async fn delete_comment(app: &App, origin_id: &str, author_id: &str) -> Resu
             "only the author may delete a comment".into(),
         ));
     }
-    let now = store::now();
+    let now = app.now();
     let txn = db.begin().await?;
     comments::erase_comment(&txn, c.id, now).await?;
     moderation::log_action(

@@ -4,10 +4,12 @@
 //! Only published comments carry their text; held, rejected, hidden and deleted ones are
 //! counted and listed without it.
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::app::App;
-use crate::entities::{CommentStatus, Network};
+use crate::entities::{CommentStatus, Network, comment};
 use crate::error::{Error, Result};
 use crate::markdown;
 use crate::store::announcements::AnnouncementView;
@@ -122,6 +124,142 @@ const LOG_COLUMNS: &[Column] = &[
     col("reason", "string", "Begründung"),
     col("created_at", "dateTime", "Zeitpunkt"),
 ];
+/// A typed row whose serialised field names are its columns, in order; a test holds every
+/// row type to its columns, so the JSON, the CSV and their descriptions cannot drift apart.
+pub trait Row: Serialize {
+    const COLUMNS: &'static [Column];
+}
+
+/// One comment of the export's `comments` table: public fields only (see the module doc).
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicComment {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub network: &'static str,
+    pub author: String,
+    pub origin: String,
+    pub created_at: DateTime<Utc>,
+    pub status: &'static str,
+    pub late: bool,
+    pub rule_id: Option<String>,
+    pub rule_version: Option<i32>,
+    pub text: Option<String>,
+}
+
+impl Row for PublicComment {
+    const COLUMNS: &'static [Column] = COMMENT_COLUMNS;
+}
+
+impl PublicComment {
+    /// The CSV cells, in column order; empty for absent values.
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+            self.network.into(),
+            self.author.clone(),
+            self.origin.clone(),
+            self.created_at.to_rfc3339(),
+            self.status.into(),
+            self.late.to_string(),
+            self.rule_id.clone().unwrap_or_default(),
+            self.rule_version.map(|v| v.to_string()).unwrap_or_default(),
+            self.text.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+/// One comment as moderators see it (`rathaus comments list --json`): everything stored
+/// about it but its language and bookkeeping times, personal data included, so it is never
+/// part of the Open Data.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommentRow {
+    pub id: i64,
+    pub announcement_id: i64,
+    pub parent_comment_id: Option<i64>,
+    pub network: Network,
+    pub status: CommentStatus,
+    pub late: bool,
+    pub author_id: String,
+    pub author_name: Option<String>,
+    pub author_domain: String,
+    pub origin_id: String,
+    pub origin_url: Option<String>,
+    pub content: Option<String>,
+    pub rule_id: Option<String>,
+    pub rule_version: Option<i32>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Row for CommentRow {
+    const COLUMNS: &'static [Column] = &[
+        col("id", "integer", "Nummer des Kommentars"),
+        col(
+            "announcement_id",
+            "integer",
+            "Bekanntmachung oder Beteiligung",
+        ),
+        col("parent_comment_id", "integer", "Antwort auf Kommentar"),
+        col("network", "string", "Netz: fediverse oder matrix"),
+        col(
+            "status",
+            "string",
+            "published, pending, rejected, hidden oder deleted",
+        ),
+        col(
+            "late",
+            "boolean",
+            "Nach Ende der Beteiligung eingegangen (nicht gezählt)",
+        ),
+        col(
+            "author_id",
+            "string",
+            "ActivityPub-Akteur oder Matrix-Nutzer-ID der verfassenden Person",
+        ),
+        col("author_name", "string", "Angezeigter Name"),
+        col("author_domain", "string", "Instanz oder Homeserver"),
+        col(
+            "origin_id",
+            "string",
+            "ActivityPub-Objekt-URI oder Matrix-Event-ID",
+        ),
+        col("origin_url", "anyURI", "Adresse des Beitrags beim Absender"),
+        col(
+            "content",
+            "string",
+            "Text (Markdown); leer, wenn die Person ihn gelöscht hat",
+        ),
+        col("rule_id", "string", "Regel der letzten Entscheidung"),
+        col("rule_version", "integer", "Version dieser Regel"),
+        col("reason", "string", "Begründung der letzten Entscheidung"),
+        col("created_at", "dateTime", "Zeitpunkt des Kommentars"),
+    ];
+}
+
+impl From<&comment::Model> for CommentRow {
+    fn from(c: &comment::Model) -> Self {
+        Self {
+            id: c.id,
+            announcement_id: c.announcement_id,
+            parent_comment_id: c.parent_comment_id,
+            network: c.network,
+            status: c.status,
+            late: c.late,
+            author_id: c.author_id.clone(),
+            author_name: c.author_name.clone(),
+            author_domain: c.author_domain.clone(),
+            origin_id: c.origin_id.clone(),
+            origin_url: c.origin_url.clone(),
+            content: c.content.clone(),
+            rule_id: c.rule_id.clone(),
+            rule_version: c.rule_version,
+            reason: c.reason.clone(),
+            created_at: c.created_at,
+        }
+    }
+}
+
 const STATISTICS_COLUMNS: &[Column] = &[
     col("metric", "string", "Kennzahl"),
     col("value", "integer", "Anzahl"),
@@ -205,6 +343,11 @@ pub fn download_base(urls: &crate::apub::Urls, id: i64) -> String {
     format!("{}/open-data/{id}/", urls.base())
 }
 
+/// An optional URL setting as text: empty when not set, as the file writes it.
+fn url_or_empty(url: &Option<url::Url>) -> &str {
+    url.as_ref().map_or("", url::Url::as_str)
+}
+
 /// A stable pseudonym: the first 16 hex digits of SHA-256(salt ‖ author id).
 pub fn pseudonym(salt: &str, author_id: &str) -> String {
     let mut full = state::salted_hash(salt, author_id);
@@ -284,26 +427,21 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
         } else {
             String::new()
         };
-        comment_items.push(json!({
-            "id": c.id, "parent_id": c.parent_comment_id, "network": network, "author": author,
-            "origin": origin, "created_at": c.created_at, "status": c.status.as_str(), "late": c.late,
-            "rule_id": c.rule_id, "rule_version": c.rule_version, "text": text,
-        }));
-        comment_rows.push(vec![
-            c.id.to_string(),
-            c.parent_comment_id
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-            network.into(),
+        let row = PublicComment {
+            id: c.id,
+            parent_id: c.parent_comment_id,
+            network,
             author,
             origin,
-            c.created_at.to_rfc3339(),
-            c.status.as_str().into(),
-            c.late.to_string(),
-            c.rule_id.clone().unwrap_or_default(),
-            c.rule_version.map(|v| v.to_string()).unwrap_or_default(),
-            text.unwrap_or_default(),
-        ]);
+            created_at: c.created_at,
+            status: c.status.as_str(),
+            late: c.late,
+            rule_id: c.rule_id.clone(),
+            rule_version: c.rule_version,
+            text,
+        };
+        comment_rows.push(row.cells());
+        comment_items.push(row);
         for answer in answers_of.remove(&c.id).unwrap_or_default() {
             let text = markdown::to_plain_text(&answer.body_html);
             answer_items.push(json!({"id": answer.id, "comment_id": c.id, "created_at": answer.created_at, "url": urls.answer(answer.id), "text": text}));
@@ -362,7 +500,7 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
     let time =
         |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     let text = markdown::to_plain_text(&a.body_html);
-    let licence = app.config.site.licence.clone();
+    let licence = url_or_empty(&app.config.site.licence).to_owned();
     let json = json!({
         "consultation": {
             "id": a.id, "url": urls.announcement(a.id), "title": a.title,
@@ -480,7 +618,7 @@ fn dcat_dataset(app: &App, view: &AnnouncementView, title: &str, tables: &[Table
             "dcat:downloadURL": {"@id": format!("{base}{file}")},
             "dct:format": {"@id": format!("{EU_FILE_TYPE}{format}")},
             "dcat:mediaType": media,
-            "dct:license": {"@id": site.licence},
+            "dct:license": {"@id": url_or_empty(&site.licence)},
             "dcatde:licenseAttributionByText": publisher,
         })
     };
@@ -528,8 +666,8 @@ fn dcat_dataset(app: &App, view: &AnnouncementView, title: &str, tables: &[Table
         "dct:language": {"@id": "http://publications.europa.eu/resource/authority/language/DEU"},
         "dcat:distribution": distributions,
     });
-    if !site.political_geocoding_uri.is_empty() {
-        dataset["dcatde:politicalGeocodingURI"] = json!({"@id": site.political_geocoding_uri});
+    if let Some(uri) = &site.political_geocoding_uri {
+        dataset["dcatde:politicalGeocodingURI"] = json!({"@id": uri.as_str()});
     }
     dataset
 }
@@ -537,6 +675,70 @@ fn dcat_dataset(app: &App, view: &AnnouncementView, title: &str, tables: &[Table
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The serialised field names of `row`, in order.
+    fn keys<R: Row>(row: &R) -> Vec<String> {
+        // serde_json's map sorts its keys; a CSV header keeps the fields' order.
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(row).expect("serialise");
+        let text = String::from_utf8(w.into_inner().expect("flush")).expect("utf-8");
+        text.lines()
+            .next()
+            .expect("header")
+            .split(',')
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn names(columns: &[Column]) -> Vec<String> {
+        columns.iter().map(|c| c.name.to_owned()).collect()
+    }
+
+    #[test]
+    fn typed_rows_match_their_column_definitions() {
+        let t = DateTime::parse_from_rfc3339("2026-07-01T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let public = PublicComment {
+            id: 1,
+            parent_id: Some(2),
+            network: "matrix",
+            author: "a".into(),
+            origin: "o".into(),
+            created_at: t,
+            status: "published",
+            late: false,
+            rule_id: Some("r".into()),
+            rule_version: Some(1),
+            text: Some("x".into()),
+        };
+        assert_eq!(keys(&public), names(PublicComment::COLUMNS));
+        assert_eq!(public.cells().len(), PublicComment::COLUMNS.len());
+        let row = CommentRow {
+            id: 1,
+            announcement_id: 2,
+            parent_comment_id: Some(3),
+            network: Network::Fediverse,
+            status: CommentStatus::Pending,
+            late: true,
+            author_id: "https://social.example/users/ursula".into(),
+            author_name: Some("Ursula".into()),
+            author_domain: "social.example".into(),
+            origin_id: "https://social.example/notes/1".into(),
+            origin_url: Some("https://social.example/@ursula/1".into()),
+            content: Some("x".into()),
+            rule_id: Some("r".into()),
+            rule_version: Some(1),
+            reason: Some("why".into()),
+            created_at: t,
+        };
+        assert_eq!(keys(&row), names(CommentRow::COLUMNS));
+        // The names `comments list --json` has always printed.
+        let json = serde_json::to_value(&row).expect("json");
+        assert_eq!(json["network"], "fediverse");
+        assert_eq!(json["status"], "pending");
+        assert_eq!(json["created_at"], "2026-07-01T10:00:00Z");
+    }
 
     #[test]
     fn pseudonyms_are_stable_salted_and_opaque() {

@@ -5,14 +5,14 @@ use serde_json::Value;
 
 use super::enqueue_activity;
 use crate::app::App;
+use crate::apub;
 use crate::error::Result;
 use crate::store::actors::{self, RemoteActorData};
-use crate::{apub, store};
 
 /// Records the follow and queues a signed `Accept` to the follower, atomically.
 /// A repeated Follow is accepted again (the follower may have lost our first Accept).
 pub async fn follow(app: &App, follower: RemoteActorData, follow_activity: Value) -> Result<()> {
-    let now = store::now();
+    let now = app.now();
     let urls = app.urls();
     let follow_id = follow_activity["id"]
         .as_str()

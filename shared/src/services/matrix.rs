@@ -13,7 +13,7 @@ use crate::markdown;
 use crate::store::comments::CommentFilter;
 use crate::store::relay::{self, RelayTarget};
 use crate::store::state::{self, Cursor};
-use crate::store::{self, actors, announcements, comments, matrix, moderation};
+use crate::store::{actors, announcements, comments, matrix, moderation};
 
 /// An announcement as the bot posts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,12 +114,12 @@ pub struct CommentCounts {
 
 /// A Matrix event claimed for handling: true the first time, false for a redelivery.
 pub async fn claim_event(app: &App, room_id: &str, event_id: &str) -> Result<bool> {
-    matrix::claim_event(app.store.db(), event_id, room_id, store::now()).await
+    matrix::claim_event(app.store.db(), event_id, room_id, app.now()).await
 }
 
 /// Remembers when the bot first joined `room_id`.
 pub async fn remember_join(app: &App, room_id: &str) -> Result<()> {
-    state::remember_join(app.store.db(), room_id, store::now()).await
+    state::remember_join(app.store.db(), room_id, app.now()).await
 }
 
 /// True if an event from `origin_ms` predates the bot's join of `room_id` (history).
@@ -140,7 +140,7 @@ pub async fn cursor(app: &App, cursor: Cursor) -> Result<i64> {
         Cursor::MatrixAnnouncements => announcements::last_announcement_id(db).await?,
         Cursor::MatrixLog => moderation::last_action_id(db).await?,
     };
-    state::set_cursor(db, cursor, start, store::now()).await?;
+    state::set_cursor(db, cursor, start, app.now()).await?;
     Ok(start)
 }
 
@@ -191,7 +191,7 @@ pub async fn relayed(
     row: i64,
     events: &[(String, String, RelayTarget)],
 ) -> Result<()> {
-    let now = store::now();
+    let now = app.now();
     let txn = app.store.db().begin().await?;
     for (room, event, target) in events {
         relay::record(&txn, room, event, *target, now).await?;

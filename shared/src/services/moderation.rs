@@ -8,11 +8,12 @@ use crate::app::App;
 use crate::entities::{ActionKind, BlockKind, policy_rule};
 use crate::error::{Error, Result};
 use crate::policy::{Policy, RuleSpec};
+use crate::store::blocks;
 use crate::store::moderation::{self, NewAction};
 use crate::store::policy::{self as rules, NewRule};
-use crate::store::{self, blocks};
 
 async fn log<C: sea_orm::ConnectionTrait>(
+    app: &App,
     db: &C,
     action: ActionKind,
     actor: &str,
@@ -29,7 +30,7 @@ async fn log<C: sea_orm::ConnectionTrait>(
             rule_version: rule.map(|(_, v)| v),
             reason,
         },
-        store::now(),
+        app.now(),
     )
     .await?;
     Ok(())
@@ -60,10 +61,11 @@ pub async fn add_rule(app: &App, spec: RuleSpec, moderator: &str) -> Result<poli
             public_reason: spec.reason.clone(),
             created_by: moderator.to_owned(),
         },
-        store::now(),
+        app.now(),
     )
     .await?;
     log(
+        app,
         &txn,
         ActionKind::RuleAdd,
         moderator,
@@ -79,12 +81,13 @@ pub async fn add_rule(app: &App, spec: RuleSpec, moderator: &str) -> Result<poli
 /// Retires a stored rule. Rules from the policy file stay; they change with the file.
 pub async fn remove_rule(app: &App, rule_id: &str, moderator: &str) -> Result<()> {
     let txn = app.store.db().begin().await?;
-    if !rules::retire_rule(&txn, rule_id, store::now()).await? {
+    if !rules::retire_rule(&txn, rule_id, app.now()).await? {
         return Err(Error::NotFound(format!(
             "no runtime rule `{rule_id}` (rules from the policy file change with the file)"
         )));
     }
     log(
+        app,
         &txn,
         ActionKind::RuleRemove,
         moderator,
@@ -105,9 +108,8 @@ pub async fn block(
     moderator: &str,
 ) -> Result<bool> {
     let txn = app.store.db().begin().await?;
-    let new =
-        blocks::add_block(&txn, kind, target, reason.clone(), moderator, store::now()).await?;
-    log(&txn, ActionKind::Block, moderator, None, reason).await?;
+    let new = blocks::add_block(&txn, kind, target, reason.clone(), moderator, app.now()).await?;
+    log(app, &txn, ActionKind::Block, moderator, None, reason).await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -116,7 +118,7 @@ pub async fn unblock(app: &App, kind: BlockKind, target: &str, moderator: &str) 
     let txn = app.store.db().begin().await?;
     let removed = blocks::remove_block(&txn, kind, target).await?;
     if removed {
-        log(&txn, ActionKind::Unblock, moderator, None, None).await?;
+        log(app, &txn, ActionKind::Unblock, moderator, None, None).await?;
     }
     txn.commit().await?;
     Ok(removed)
@@ -194,7 +196,7 @@ pub async fn import_mastodon_domain_blocks(
     moderator: &str,
 ) -> Result<usize> {
     let rows = parse_mastodon_domain_blocks(text)?;
-    let now = store::now();
+    let now = app.now();
     let txn = app.store.db().begin().await?;
     let mut added = 0;
     for row in &rows {
@@ -207,6 +209,7 @@ pub async fn import_mastodon_domain_blocks(
         }
     }
     log(
+        app,
         &txn,
         ActionKind::BlockImport,
         moderator,
