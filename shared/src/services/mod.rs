@@ -6,6 +6,8 @@ pub mod comments;
 pub mod export;
 pub mod follows;
 pub mod moderation;
+pub mod queue;
+pub mod remote;
 pub mod retention;
 pub mod transparency;
 
