@@ -765,8 +765,9 @@ mod tests {
             json!("Page"),
             json!(["Object", "Note"]),
         ] {
+            let object = read(json!({"id": "https://a/1", "type": kind}));
             assert!(
-                matches!(read(json!({"id": "https://a/1", "type": kind})), Some(Ref::Object(c)) if matches!(*c, Created::Post(_))),
+                matches!(&object, Some(Ref::Object(c)) if matches!(**c, Created::Post(_))),
                 "{kind}"
             );
         }

@@ -136,14 +136,17 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
     }
     // Read now; a malformed activity is refused only after its sender is known, as always.
     let activity = Activity::deserialize(&value);
+    let deletes_itself = matches!(
+        &activity,
+        Ok(Activity::Delete(d)) if d.target() == Some(actor_id.as_str())
+    );
 
     // Whose key signed it?
     let signer = match sender(state, &pending).await {
         Ok(signer) => signer,
         // An account deletion: the actor (and its key) is already gone at the origin. If we
         // never knew it there is nothing to forget.
-        Err(Error::Unauthorized(_)) if matches!(&activity, Ok(Activity::Delete(d)) if d.target() == Some(actor_id.as_str())) =>
-        {
+        Err(Error::Unauthorized(_)) if deletes_itself => {
             return Ok(accepted("ignored: unknown deleted actor"));
         }
         Err(e) => return Err(e),
