@@ -9,9 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
 use rand::Rng;
-use rathaus_shared::entities::delivery_job;
-use rathaus_shared::store::{self, delivery};
-use sea_orm::TransactionTrait;
+use rathaus_shared::services::queue::{self, Job, Outcome};
+use rathaus_shared::store;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -149,10 +148,8 @@ impl Payloads {
         {
             return Some(p.clone());
         }
-        let row = delivery::get_activity(state.app.store.db(), activity_id)
-            .await
-            .ok()??;
-        let bytes = bytes::Bytes::from(row.payload.into_bytes());
+        let payload = queue::payload(&state.app, activity_id).await.ok()??;
+        let bytes = bytes::Bytes::from(payload.into_bytes());
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 256 {
             map.clear();
@@ -162,55 +159,23 @@ impl Payloads {
     }
 }
 
-/// What the worker records for a job; written in batches by [`record_outcomes`].
-#[derive(Debug)]
-enum Record {
-    Done(i64),
-    Retry(i64, chrono::DateTime<Utc>, String),
-    Failed(i64, String),
-}
-
 /// Writes outcomes as they come, many per transaction, until every sender is gone.
 /// Batching keeps the store from becoming the bottleneck of a large fan-out.
-async fn record_outcomes(state: FedState, mut rx: mpsc::UnboundedReceiver<Record>) {
+async fn record_outcomes(state: FedState, mut rx: mpsc::UnboundedReceiver<Outcome>) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 1000).await > 0 {
-        for record in &batch {
-            state.app.metrics.delivery(match record {
-                Record::Done(_) => "done",
-                Record::Retry(..) => "retry",
-                Record::Failed(..) => "failed",
+        for outcome in &batch {
+            state.app.metrics.delivery(match outcome {
+                Outcome::Done(_) => "done",
+                Outcome::Retry(..) => "retry",
+                Outcome::Failed(..) => "failed",
             });
         }
-        if let Err(e) = write_batch(&state, &batch).await {
+        if let Err(e) = queue::record(&state.app, &batch).await {
             tracing::error!(error = %e, jobs = batch.len(), "recording delivery outcomes failed; their leases will expire and they are retried");
         }
         batch.clear();
     }
-}
-
-async fn write_batch(state: &FedState, batch: &[Record]) -> rathaus_shared::Result<()> {
-    let now = store::now();
-    let txn = state.app.store.db().begin().await?;
-    let done: Vec<i64> = batch
-        .iter()
-        .filter_map(|r| match r {
-            Record::Done(id) => Some(*id),
-            _ => None,
-        })
-        .collect();
-    delivery::mark_done_many(&txn, &done, now).await?;
-    for record in batch {
-        match record {
-            Record::Done(_) => {}
-            Record::Retry(id, at, reason) => {
-                delivery::mark_retry(&txn, *id, *at, reason, now).await?
-            }
-            Record::Failed(id, reason) => delivery::mark_failed(&txn, *id, reason, now).await?,
-        }
-    }
-    txn.commit().await?;
-    Ok(())
 }
 
 /// Sends one activity body to one inbox, signed now.
@@ -261,16 +226,13 @@ pub async fn run(state: FedState, mut shutdown: watch::Receiver<bool>) {
         while tasks.try_join_next().is_some() {}
         let free = total.available_permits();
         if !queue_drained && (free >= refill_at || tasks.is_empty()) {
-            let claimed =
-                match delivery::claim_due(state.app.store.db(), store::now(), free as u64, lease)
-                    .await
-                {
-                    Ok(jobs) => jobs,
-                    Err(e) => {
-                        tracing::error!(error = %e, "claiming deliveries failed");
-                        Vec::new()
-                    }
-                };
+            let claimed = match queue::claim(&state.app, free as u64, lease).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed");
+                    Vec::new()
+                }
+            };
             queue_drained = claimed.len() < free;
             for job in claimed {
                 let Ok(permit) = total.clone().acquire_owned().await else {
@@ -317,45 +279,45 @@ async fn deliver_one(
     state: &FedState,
     hosts: &Hosts,
     payloads: &Payloads,
-    job: delivery_job::Model,
+    job: Job,
     per_host: usize,
     retry_for: chrono::Duration,
-) -> Record {
+) -> Outcome {
     let min_seconds = state.app.config.federation.retry_min_seconds;
     if let Some(until) = hosts.paused(&job.host) {
         // Not a real attempt: put it back for after the pause.
-        return Record::Retry(job.id, until, "host paused".into());
+        return Outcome::Retry(job.id, until, "host paused".into());
     }
     let Some(body) = payloads.get(state, job.activity_id).await else {
-        return Record::Failed(job.id, "activity missing".into());
+        return Outcome::Failed(job.id, "activity missing".into());
     };
     let host_permits = hosts.semaphore(&job.host, per_host);
     let Ok(_host_permit) = host_permits.acquire_owned().await else {
-        return Record::Retry(job.id, store::now(), "shutting down".into());
+        return Outcome::Retry(job.id, store::now(), "shutting down".into());
     };
     let outcome = send(state, &job.inbox, body).await;
     let now = store::now();
     match outcome {
         Attempt::Delivered => {
             hosts.report(&job.host, true);
-            Record::Done(job.id)
+            Outcome::Done(job.id)
         }
         Attempt::Final(reason) => {
             // The host answered: it is up, it just refused this one.
             hosts.report(&job.host, true);
             tracing::warn!(host = %job.host, job = job.id, reason = %reason, "delivery refused for good");
-            Record::Failed(job.id, reason)
+            Outcome::Failed(job.id, reason)
         }
         Attempt::Retry(reason) => {
             hosts.report(&job.host, false);
             if now - job.created_at > retry_for {
                 tracing::warn!(host = %job.host, job = job.id, reason = %reason, "delivery given up after retrying");
-                Record::Failed(job.id, reason)
+                Outcome::Failed(job.id, reason)
             } else {
                 let wait = chrono::Duration::from_std(backoff(job.attempts, min_seconds))
                     .unwrap_or_default();
                 tracing::debug!(host = %job.host, job = job.id, reason = %reason, attempts = job.attempts, "delivery will be retried");
-                Record::Retry(job.id, now + wait, reason)
+                Outcome::Retry(job.id, now + wait, reason)
             }
         }
     }

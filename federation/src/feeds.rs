@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, FixedOffset, Utc};
-use rathaus_shared::entities::Network;
+use rathaus_shared::domain::Network;
 use rathaus_shared::markdown;
 use rathaus_shared::services::transparency::{self, Thread};
 

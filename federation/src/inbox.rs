@@ -1,7 +1,8 @@
 //! The inbox: every check that needs no network comes first (signature present, body size,
 //! digest, date window, JSON shape), then the sender's key is looked up (fetched once, signed,
-//! and refreshed when a signature fails), then the activity is dispatched to a `shared` service.
-//! Bad input gets a 4xx with a reason and changes nothing.
+//! and refreshed when a signature fails), then the activity, read into the typed wire shapes
+//! of `activities`, is dispatched to a `shared` service. Bad input gets a 4xx with a reason
+//! and changes nothing.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -14,14 +15,19 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use rathaus_shared::entities::Network;
+use rathaus_shared::domain::Network;
+use rathaus_shared::services::remote::{self, RemoteActorData};
 use rathaus_shared::services::{comments, follows};
-use rathaus_shared::store::{self, actors, state as kv};
+use rathaus_shared::store;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::activities::{
+    Activity, ActorDocument, Created, Envelope, HasId, KeyDocument, Post, Ref,
+};
 use crate::client::FetchError;
 use crate::error::{Error, Result};
-use crate::protocol::{depth, first_type, has_type, host_of, id_of, many, parse_actor};
+use crate::protocol::{depth, host_of, parse_actor};
 use crate::signatures::{self, SignatureError};
 use crate::state::FedState;
 
@@ -103,34 +109,44 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
     )
     .map_err(signature_error)?;
 
-    let activity: Value = serde_json::from_slice(&body)
+    let value: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::BadRequest(format!("the body is not JSON: {e}")))?;
-    if depth(&activity) > MAX_DEPTH {
+    if depth(&value) > MAX_DEPTH {
         return Err(Error::BadRequest(format!(
             "JSON nested deeper than {MAX_DEPTH} levels"
         )));
     }
-    let activity_id = activity["id"]
-        .as_str()
+    let envelope = Envelope::deserialize(&value)
+        .map_err(|e| Error::BadRequest(format!("the activity is not a JSON object: {e}")))?;
+    let activity_id = envelope
+        .id
+        .as_deref()
         .filter(|id| host_of(id).is_some())
         .ok_or_else(|| Error::BadRequest("the activity has no id URL".into()))?
         .to_owned();
-    let actor_id = id_of(&activity["actor"])
+    let actor_id = envelope
+        .actor
+        .as_ref()
+        .and_then(Ref::id)
         .ok_or_else(|| Error::BadRequest("the activity has no actor".into()))?
         .to_owned();
-    let kind = first_type(&activity).to_owned();
+    let kind = envelope.kind().unwrap_or_default().to_owned();
     if kind.is_empty() {
         return Err(Error::BadRequest("the activity has no type".into()));
     }
+    // Read now; a malformed activity is refused only after its sender is known, as always.
+    let activity = Activity::deserialize(&value);
+    let deletes_itself = matches!(
+        &activity,
+        Ok(Activity::Delete(d)) if d.target() == Some(actor_id.as_str())
+    );
 
     // Whose key signed it?
     let signer = match sender(state, &pending).await {
         Ok(signer) => signer,
         // An account deletion: the actor (and its key) is already gone at the origin. If we
         // never knew it there is nothing to forget.
-        Err(Error::Unauthorized(_))
-            if kind == "Delete" && id_of(&activity["object"]) == Some(actor_id.as_str()) =>
-        {
+        Err(Error::Unauthorized(_)) if deletes_itself => {
             return Ok(accepted("ignored: unknown deleted actor"));
         }
         Err(e) => return Err(e),
@@ -146,12 +162,14 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
             "the activity id is not on the actor's host".into(),
         ));
     }
-    let db = state.app.store.db();
-    if kv::inbound_seen(db, &activity_id).await? {
+    let app = &state.app;
+    if remote::already_handled(app, &activity_id).await? {
         return Ok(accepted("duplicate"));
     }
-    let result = dispatch(state, &kind, &activity, signer).await?;
-    kv::record_inbound(db, &activity_id, store::now()).await?;
+    let activity = activity
+        .map_err(|e| Error::BadRequest(format!("the {kind} activity is malformed: {e}")))?;
+    let result = dispatch(state, activity, &value, signer).await?;
+    remote::mark_handled(app, &activity_id).await?;
     tracing::info!(kind = %kind, result, "inbox activity handled");
     Ok(accepted(result))
 }
@@ -160,15 +178,14 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
 async fn sender(
     state: &FedState,
     pending: &signatures::PendingSignature,
-) -> Result<rathaus_shared::store::actors::RemoteActorData> {
-    let db = state.app.store.db();
+) -> Result<RemoteActorData> {
     let key_id = pending.key_id.as_str();
     let actor_guess = key_id.split('#').next().unwrap_or(key_id);
-    if let Some(cached) = actors::remote_actor_by_ap_id(db, actor_guess).await?
-        && let Some(pem) = &cached.public_key_pem
+    if let Some(cached) = remote::known_actor(&state.app, actor_guess).await?
+        && let Some(pem) = &cached.actor.public_key_pem
     {
         if pending.verify(pem).is_ok() {
-            return Ok(to_data(cached));
+            return Ok(cached.actor);
         }
         if store::now() - cached.fetched_at < KEY_REFRESH_AFTER {
             return Err(Error::Unauthorized(
@@ -182,22 +199,8 @@ async fn sender(
         Error::Unauthorized(format!("no public key {key_id} in the actor document"))
     })?;
     pending.verify(&pem).map_err(signature_error)?;
-    actors::upsert_remote_actor(db, actor.clone(), store::now()).await?;
+    remote::remember_actor(&state.app, actor.clone()).await?;
     Ok(actor)
-}
-
-fn to_data(
-    m: rathaus_shared::entities::remote_actor::Model,
-) -> rathaus_shared::store::actors::RemoteActorData {
-    rathaus_shared::store::actors::RemoteActorData {
-        ap_id: m.ap_id,
-        username: m.username,
-        domain: m.domain,
-        display_name: m.display_name,
-        inbox: m.inbox,
-        shared_inbox: m.shared_inbox,
-        public_key_pem: m.public_key_pem,
-    }
 }
 
 fn fetch_error(e: FetchError) -> Error {
@@ -205,19 +208,19 @@ fn fetch_error(e: FetchError) -> Error {
 }
 
 /// Fetches the document behind a key id: an actor with that key, or a key with an owner.
-async fn fetch_key_owner(
-    state: &FedState,
-    key_id: &str,
-) -> Result<rathaus_shared::store::actors::RemoteActorData> {
+async fn fetch_key_owner(state: &FedState, key_id: &str) -> Result<RemoteActorData> {
     let url = key_id.split('#').next().unwrap_or(key_id);
     let doc = state
         .client
         .fetch_json(url, &state.fetch_signer)
         .await
         .map_err(fetch_error)?;
-    let (doc, from) = if doc.get("publicKey").is_some() || doc.get("inbox").is_some() {
-        (doc, url.to_owned())
-    } else if let Some(owner) = doc["owner"].as_str().or_else(|| doc["controller"].as_str()) {
+    // A document of another shape is neither an actor nor a key.
+    let actor = ActorDocument::deserialize(&doc).unwrap_or_default();
+    let key = KeyDocument::deserialize(&doc).unwrap_or_default();
+    let (actor, from) = if actor.is_actor() {
+        (actor, url.to_owned())
+    } else if let Some(owner) = key.owner() {
         if host_of(owner) != host_of(url) {
             return Err(Error::Unauthorized(
                 "the key's owner is on another host".into(),
@@ -228,50 +231,49 @@ async fn fetch_key_owner(
             .fetch_json(owner, &state.fetch_signer)
             .await
             .map_err(fetch_error)?;
-        (owner_doc, owner.to_owned())
+        (
+            ActorDocument::deserialize(&owner_doc).unwrap_or_default(),
+            owner.to_owned(),
+        )
     } else {
         return Err(Error::Unauthorized(format!(
             "{url} is neither an actor nor a key"
         )));
     };
-    parse_actor(&doc, &from, Some(key_id))
+    parse_actor(&actor, &from, Some(key_id))
         .map_err(|reason| Error::Unauthorized(format!("cannot verify the sender: {reason}")))
 }
 
-/// Runs the use case for one verified activity. Returns a short word for the log.
+/// Runs the use case for one verified activity. `raw` is the activity as received (a Follow
+/// is echoed in our Accept). Returns a short word for the log.
 async fn dispatch(
     state: &FedState,
-    kind: &str,
-    activity: &Value,
-    signer: rathaus_shared::store::actors::RemoteActorData,
+    activity: Activity,
+    raw: &Value,
+    signer: RemoteActorData,
 ) -> Result<&'static str> {
     let app = &state.app;
     let urls = app.urls();
-    let object = &activity["object"];
-    match kind {
-        "Follow" => {
-            if id_of(object) != Some(urls.actor().as_str()) {
+    match activity {
+        Activity::Follow(follow) => {
+            if follow.object.as_ref().and_then(Ref::id) != Some(urls.actor().as_str()) {
                 return Err(Error::Unprocessable(format!(
                     "only {} can be followed here",
                     urls.actor()
                 )));
             }
-            follows::follow(app, signer, activity.clone()).await?;
+            follows::follow(app, signer, raw.clone()).await?;
             Ok("follow accepted")
         }
-        "Undo" => {
-            let is_follow = has_type(object, "Follow") || {
+        Activity::Undo(undo) => {
+            let is_follow = match &undo.object {
+                Some(object) if object.has_type("Follow") => true,
                 // An Undo naming the Follow only by id: match it against the stored follow.
-                let db = app.store.db();
-                match (
-                    id_of(object),
-                    actors::remote_actor_by_ap_id(db, &signer.ap_id).await?,
-                ) {
-                    (Some(follow_id), Some(actor)) => actors::follower_of(db, actor.id)
-                        .await?
-                        .is_some_and(|f| f.follow_activity_id == follow_id),
-                    _ => false,
-                }
+                Some(object) => match object.id() {
+                    Some(follow_id) => follows::is_follow(app, &signer.ap_id, follow_id).await?,
+                    None => false,
+                },
+                None => false,
             };
             if is_follow {
                 follows::unfollow(app, &signer.ap_id).await?;
@@ -279,8 +281,9 @@ async fn dispatch(
             }
             Ok("ignored undo")
         }
-        "Delete" => {
-            let target = id_of(object)
+        Activity::Delete(delete) => {
+            let target = delete
+                .target()
                 .ok_or_else(|| Error::BadRequest("Delete without an object".into()))?;
             if target == signer.ap_id {
                 follows::forget_actor(app, &signer.ap_id).await?;
@@ -292,17 +295,14 @@ async fn dispatch(
                 Ok("ignored delete")
             }
         }
-        "Create" => {
-            if !object.is_object() {
+        Activity::Create(create) => {
+            let Some(Ref::Object(created)) = create.object else {
                 return Err(Error::Unprocessable("Create must embed its object".into()));
-            }
-            if !["Note", "Article", "Page"]
-                .iter()
-                .any(|t| has_type(object, t))
-            {
+            };
+            let Created::Post(post) = *created else {
                 return Ok("ignored object type");
-            }
-            let Some(reply) = reply_of(object, &signer)? else {
+            };
+            let Some(reply) = reply_of(&post, &signer)? else {
                 return Ok("ignored: not a reply");
             };
             match comments::submit_comment(app, reply).await? {
@@ -311,48 +311,57 @@ async fn dispatch(
                 comments::SubmitOutcome::NotForUs => Ok("ignored: not a reply to us"),
             }
         }
-        "Update" => {
-            if id_of(object) == Some(signer.ap_id.as_str()) && object.is_object() {
+        Activity::Update(update) => {
+            let Some(Ref::Object(updated)) = update.object else {
+                return Ok("ignored update");
+            };
+            if updated.id() == Some(signer.ap_id.as_str()) {
                 // A profile or key change: keep the new document.
-                let fresh =
-                    parse_actor(object, &signer.ap_id, None).map_err(Error::Unprocessable)?;
-                let fresh = rathaus_shared::store::actors::RemoteActorData {
+                let fresh = parse_actor(&updated.actor, &signer.ap_id, None)
+                    .map_err(Error::Unprocessable)?;
+                let fresh = RemoteActorData {
                     public_key_pem: fresh.public_key_pem.or(signer.public_key_pem.clone()),
                     ..fresh
                 };
-                actors::upsert_remote_actor(app.store.db(), fresh, store::now()).await?;
+                remote::remember_actor(app, fresh).await?;
                 return Ok("actor updated");
             }
-            if !object.is_object() {
-                return Ok("ignored update");
-            }
-            check_attribution(object, &signer)?;
-            let id =
-                id_of(object).ok_or_else(|| Error::BadRequest("Update object has no id".into()))?;
-            let content = object["content"].as_str().unwrap_or_default();
+            let post = &updated.post;
+            check_attribution(post, &signer)?;
+            let id = post
+                .id
+                .as_deref()
+                .ok_or_else(|| Error::BadRequest("Update object has no id".into()))?;
+            let content = post.content.as_deref().unwrap_or_default();
             match comments::edit_comment(app, id, &signer.ap_id, content).await? {
                 Some(_) => Ok("comment edited"),
                 None => Ok("ignored update"),
             }
         }
-        _ => Ok("ignored activity type"),
+        Activity::Accept(_)
+        | Activity::Reject(_)
+        | Activity::Like(_)
+        | Activity::Announce(_)
+        | Activity::Flag(_)
+        | Activity::Unknown => Ok("ignored activity type"),
     }
 }
 
 /// The object must be by the sender and live on the sender's host.
-fn check_attribution(
-    object: &Value,
-    signer: &rathaus_shared::store::actors::RemoteActorData,
-) -> Result<()> {
-    let by_sender = many(&object["attributedTo"])
+fn check_attribution(post: &Post, signer: &RemoteActorData) -> Result<()> {
+    let by_sender = post
+        .attributed_to
         .iter()
-        .any(|a| id_of(a) == Some(signer.ap_id.as_str()));
+        .any(|a| a.id() == Some(signer.ap_id.as_str()));
     if !by_sender {
         return Err(Error::Forbidden(
             "the object is not attributed to the sender".into(),
         ));
     }
-    let id = id_of(object).ok_or_else(|| Error::BadRequest("the object has no id".into()))?;
+    let id = post
+        .id
+        .as_deref()
+        .ok_or_else(|| Error::BadRequest("the object has no id".into()))?;
     if host_of(id) != host_of(&signer.ap_id) {
         return Err(Error::Forbidden(
             "the object is not on the sender's host".into(),
@@ -361,35 +370,27 @@ fn check_attribution(
     Ok(())
 }
 
-/// A Note that replies to something: the submission for the comments service.
-fn reply_of(
-    object: &Value,
-    signer: &rathaus_shared::store::actors::RemoteActorData,
-) -> Result<Option<comments::Submission>> {
-    check_attribution(object, signer)?;
-    let Some(in_reply_to) = id_of(&object["inReplyTo"]) else {
+/// A post that replies to something: the submission for the comments service.
+fn reply_of(post: &Post, signer: &RemoteActorData) -> Result<Option<comments::Submission>> {
+    check_attribution(post, signer)?;
+    let Some(in_reply_to) = post.in_reply_to.as_ref().and_then(Ref::id) else {
         return Ok(None);
     };
-    let id = id_of(object).unwrap_or_default().to_owned();
-    let content = object["content"]
-        .as_str()
+    let id = post.id.clone().unwrap_or_default();
+    let content = post
+        .content
+        .as_deref()
         .ok_or_else(|| Error::Unprocessable("the Note has no content".into()))?;
-    let published = object["published"]
-        .as_str()
+    let published = post
+        .published
+        .as_deref()
         .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(store::now);
-    let url = match &object["url"] {
-        Value::String(u) => Some(u.clone()),
-        other => many(other)
-            .first()
-            .and_then(|v| v["href"].as_str().or(v.as_str()))
-            .map(str::to_owned),
-    };
     Ok(Some(comments::Submission {
         network: Network::Fediverse,
         origin_id: id,
-        origin_url: url,
+        origin_url: post.original_url().map(str::to_owned),
         in_reply_to: in_reply_to.to_owned(),
         author_id: signer.ap_id.clone(),
         author_name: signer
@@ -398,10 +399,7 @@ fn reply_of(
             .or_else(|| Some(format!("@{}@{}", signer.username, signer.domain))),
         author_domain: signer.domain.clone(),
         content_html: content.to_owned(),
-        // Mastodon names the language as the one key of `contentMap`.
-        language: object["contentMap"]
-            .as_object()
-            .and_then(|m| (m.len() == 1).then(|| m.keys().next().cloned()).flatten()),
+        language: post.language().map(str::to_owned),
         created_at: published.min(store::now()),
         privileged: false,
     }))

@@ -1,7 +1,8 @@
 //! The public HTTP face of Rathaus. Handlers parse input, call a `shared` service, render;
-//! they never touch entities directly. The delivery worker lives here too: it is the other
+//! they never touch the store's rows directly. The delivery worker lives here too: it is the other
 //! half of speaking HTTP to the fediverse.
 
+pub mod activities;
 pub mod client;
 pub mod delivery;
 mod error;

@@ -7,9 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rathaus_shared::apub::{self, ActorProfile};
-use rathaus_shared::services::announcements as announce_service;
 use rathaus_shared::services::transparency::page_in_range;
-use rathaus_shared::store::{actors, announcements, delivery};
+use rathaus_shared::services::{announcements, follows, queue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -122,7 +121,7 @@ async fn nodeinfo_links(State(state): State<FedState>) -> Json<Value> {
 
 /// # GET /nodeinfo/2.1
 async fn nodeinfo(State(state): State<FedState>) -> Result<Response> {
-    let posts = announcements::count_announcements(state.app.store.db()).await?;
+    let posts = announcements::count(&state.app).await?;
     let body = json!({
         "version": "2.1",
         "software": {
@@ -248,14 +247,13 @@ async fn outbox(
 ) -> Result<Response> {
     check_name(&state, &name)?;
     let urls = state.app.urls();
-    let db = state.app.store.db();
-    let total = announcements::count_announcements(db).await?;
+    let total = announcements::count(&state.app).await?;
     let id = urls.outbox();
     let Some(page) = q.page else {
         return Ok(collection_summary(&id, total));
     };
     let page = page_in_range(page, total, PAGE_SIZE);
-    let views = announcements::list_views(db, page - 1, PAGE_SIZE).await?;
+    let views = announcements::page(&state.app, page - 1, PAGE_SIZE).await?;
     let items = views
         .iter()
         .filter(|v| v.announcement.retracted_at.is_none())
@@ -279,14 +277,13 @@ async fn followers(
 ) -> Result<Response> {
     check_name(&state, &name)?;
     let urls = state.app.urls();
-    let db = state.app.store.db();
-    let total = actors::count_followers(db).await?;
+    let total = follows::count(&state.app).await?;
     let id = urls.followers();
     let Some(page) = q.page else {
         return Ok(collection_summary(&id, total));
     };
     let page = page_in_range(page, total, PAGE_SIZE);
-    let ids = actors::follower_ids(db, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+    let ids = follows::follower_ids(&state.app, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
     Ok(collection_page(
         &id,
         total,
@@ -309,7 +306,7 @@ async fn announcement(
     if !wants_activity_json(&headers) {
         return Ok(pages::announcement(&state, &viewer, id).await);
     }
-    let view = announce_service::get(&state.app, id).await?;
+    let view = announcements::get(&state.app, id).await?;
     let urls = state.app.urls();
     if view.announcement.retracted_at.is_some() {
         return Ok(activity_json(
@@ -327,11 +324,11 @@ async fn announcement(
 /// Activities we sent stay dereferenceable by their id.
 async fn activity(State(state): State<FedState>, Path(id): Path<String>) -> Result<Response> {
     let ap_id = format!("{}/activities/{id}", state.app.urls().base());
-    let found = delivery::activity_by_ap_id(state.app.store.db(), &ap_id)
+    let found = queue::sent_activity(&state.app, &ap_id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("activity {id}")))?;
     let payload: Value =
-        serde_json::from_str(&found.payload).map_err(|e| Error::Internal(e.to_string()))?;
+        serde_json::from_str(&found).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(activity_json(StatusCode::OK, payload))
 }
 

@@ -6,7 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use rathaus_shared::services::{announcements, export};
+use rathaus_shared::services::announcements::{self, AnnouncementView};
+use rathaus_shared::services::export;
 
 use crate::error::Error;
 use crate::pages::{self, Viewer, views};
@@ -25,10 +26,7 @@ fn parse_id(raw: &str) -> Result<i64, Error> {
 }
 
 /// The announcement, unless it was retracted: then its data is withdrawn with it.
-async fn published(
-    state: &FedState,
-    id: i64,
-) -> Result<rathaus_shared::store::announcements::AnnouncementView, Error> {
+async fn published(state: &FedState, id: i64) -> Result<AnnouncementView, Error> {
     let view = announcements::get(&state.app, id).await?;
     if view.announcement.retracted_at.is_some() {
         return Err(Error::NotFound(format!(

@@ -1,42 +1,11 @@
-//! Reading ActivityPub JSON as real servers send it: ids that are strings or embedded objects,
-//! fields that are one value or an array, types that may be arrays.
+//! Checks on ActivityPub documents that the wire types in `activities` cannot express: hosts,
+//! nesting depth, and whether an actor document may speak for the host it came from.
 
-use rathaus_shared::store::actors::RemoteActorData;
+use rathaus_shared::services::remote::RemoteActorData;
 use serde_json::Value;
 use url::Url;
 
-/// The id of a value that is either an id string or an object with `id`.
-pub fn id_of(value: &Value) -> Option<&str> {
-    match value {
-        Value::String(s) => Some(s),
-        Value::Object(map) => map.get("id").and_then(Value::as_str),
-        _ => None,
-    }
-}
-
-/// One value or many, as a list; `null`/missing is empty.
-pub fn many(value: &Value) -> Vec<&Value> {
-    match value {
-        Value::Array(items) => items.iter().collect(),
-        Value::Null => Vec::new(),
-        other => vec![other],
-    }
-}
-
-/// True if `value["type"]` is, or contains, `kind`.
-pub fn has_type(value: &Value, kind: &str) -> bool {
-    many(&value["type"])
-        .iter()
-        .any(|t| t.as_str() == Some(kind))
-}
-
-/// The first type name, for dispatch and logs.
-pub fn first_type(value: &Value) -> &str {
-    many(&value["type"])
-        .first()
-        .and_then(|t| t.as_str())
-        .unwrap_or("")
-}
+use crate::activities::ActorDocument;
 
 /// `host[:port]` of a URL.
 pub fn host_of(url: &str) -> Option<String> {
@@ -57,49 +26,40 @@ pub fn depth(value: &Value) -> usize {
     }
 }
 
-/// The public key (PEM) with `key_id` in an actor document; `publicKey` may be one or many.
-pub fn public_key_pem<'a>(actor: &'a Value, key_id: Option<&str>) -> Option<&'a str> {
-    many(&actor["publicKey"])
-        .into_iter()
-        .find(|k| key_id.is_none_or(|id| k["id"].as_str() == Some(id)))
-        .and_then(|k| k["publicKeyPem"].as_str())
-}
-
 /// What we keep of a fetched actor document. `fetched_from` is the URL we asked; the id must
 /// live on the same host (Mastodon's rule against one server speaking for another).
 pub fn parse_actor(
-    doc: &Value,
+    doc: &ActorDocument,
     fetched_from: &str,
     key_id: Option<&str>,
 ) -> Result<RemoteActorData, String> {
-    let id = doc["id"].as_str().ok_or("the actor has no id")?;
+    let id = doc.id.as_deref().ok_or("the actor has no id")?;
     let host = host_of(id).ok_or("the actor id is not a URL")?;
     if host_of(fetched_from).as_deref() != Some(host.as_str()) {
         return Err(format!("actor {id} was served from another host"));
     }
-    let inbox = doc["inbox"].as_str().ok_or("the actor has no inbox")?;
+    let inbox = doc.inbox.as_deref().ok_or("the actor has no inbox")?;
     if host_of(inbox).is_none() {
         return Err("the actor's inbox is not a URL".into());
     }
-    let shared_inbox = doc["endpoints"]["sharedInbox"]
-        .as_str()
+    let shared_inbox = doc
+        .endpoints
+        .as_ref()
+        .and_then(|e| e.shared_inbox.as_deref())
         .filter(|u| host_of(u).is_some())
         .map(str::to_owned);
-    let username = doc["preferredUsername"]
-        .as_str()
-        .map(str::to_owned)
+    let username = doc
+        .preferred_username
+        .clone()
         .unwrap_or_else(|| id.rsplit('/').next().unwrap_or(id).to_owned());
     Ok(RemoteActorData {
         ap_id: id.to_owned(),
         username,
         domain: host,
-        display_name: doc["name"]
-            .as_str()
-            .map(str::to_owned)
-            .filter(|n| !n.is_empty()),
+        display_name: doc.name.clone().filter(|n| !n.is_empty()),
         inbox: inbox.to_owned(),
         shared_inbox,
-        public_key_pem: public_key_pem(doc, key_id).map(str::to_owned),
+        public_key_pem: doc.public_key_pem(key_id).map(str::to_owned),
     })
 }
 
@@ -110,15 +70,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_types_and_lists_in_all_their_forms() {
-        assert_eq!(id_of(&json!("https://a/1")), Some("https://a/1"));
-        assert_eq!(id_of(&json!({"id": "https://a/2"})), Some("https://a/2"));
-        assert_eq!(id_of(&json!(3)), None);
-        assert_eq!(many(&json!(null)).len(), 0);
-        assert_eq!(many(&json!("x")).len(), 1);
-        assert_eq!(many(&json!(["x", "y"])).len(), 2);
-        assert!(has_type(&json!({"type": ["Note", "Object"]}), "Note"));
-        assert_eq!(first_type(&json!({"type": "Create"})), "Create");
+    fn hosts_and_depth() {
         assert_eq!(
             host_of("http://localhost:8080/x").as_deref(),
             Some("localhost:8080")
@@ -138,6 +90,7 @@ mod tests {
             "publicKey": [{"id": "https://social.example/users/ursula#other", "publicKeyPem": "A"},
                           {"id": "https://social.example/users/ursula#main-key", "publicKeyPem": "B"}],
         });
+        let doc: ActorDocument = serde_json::from_value(doc).expect("actor document");
         let a = parse_actor(
             &doc,
             "https://social.example/users/ursula",

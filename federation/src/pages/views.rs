@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use rathaus_shared::domain::{ActionKind, AnnouncementKind, CommentStatus, Network};
+use rathaus_shared::services::announcements::AnnouncementView;
 use rathaus_shared::services::transparency::{
-    Actor, AnnouncementPage, Counts, Listing, LogPage, Statistics, Thread,
+    Actor, AnnouncementPage, CommentView, Counts, Listing, LogPage, Statistics, Thread,
 };
-use rathaus_shared::store::announcements::AnnouncementView;
 
 use super::Lang;
 
@@ -204,7 +204,7 @@ pub struct Participation<'a> {
     pub matrix_rooms: Vec<String>,
 }
 
-fn comment_body(c: &rathaus_shared::entities::comment::Model) -> Markup {
+fn comment_body(c: &CommentView) -> Markup {
     let text = c.content.as_deref().unwrap_or_default();
     match c.network {
         // Stored sanitised; sanitised again here so a future path cannot skip it.
@@ -651,8 +651,7 @@ pub fn open_data_dataset(
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use rathaus_shared::entities::{announcement, comment, consultation};
-    use rathaus_shared::services::transparency::threads;
+    use rathaus_shared::services::announcements::{Announcement, Consultation};
 
     fn frame(lang: Lang) -> Frame<'static> {
         Frame {
@@ -670,32 +669,25 @@ mod tests {
         }
     }
 
-    fn raw_comment(id: i64, network: Network, content: &str) -> comment::Model {
+    fn comment_thread(id: i64, network: Network, content: &str) -> Thread {
         let t = Utc
             .with_ymd_and_hms(2026, 11, 1, 10, 0, 0)
             .single()
             .expect("t");
-        comment::Model {
-            id,
-            announcement_id: 1,
-            parent_comment_id: None,
-            network,
-            origin_id: format!("o{id}"),
-            origin_url: Some("javascript:alert(1)".into()),
-            author_id: "a".into(),
-            author_name: Some("<b onmouseover=alert(1)>Eve</b>".into()),
-            author_domain: "x".into(),
-            content: Some(content.into()),
-            language: Some("en-GB".into()),
-            status: CommentStatus::Published,
-            late: false,
-            rule_id: None,
-            rule_version: None,
-            reason: None,
-            created_at: t,
-            received_at: t,
-            updated_at: t,
-            deleted_at: None,
+        Thread {
+            comment: CommentView {
+                id,
+                network,
+                author_name: Some("<b onmouseover=alert(1)>Eve</b>".into()),
+                content: Some(content.into()),
+                language: Some("en-GB".into()),
+                origin_url: Some("javascript:alert(1)".into()),
+                late: false,
+                created_at: t,
+                updated_at: t,
+            },
+            answers: vec![],
+            replies: vec![],
         }
     }
 
@@ -707,7 +699,7 @@ mod tests {
             .single()
             .expect("t");
         let view = AnnouncementView {
-            announcement: announcement::Model {
+            announcement: Announcement {
                 id: 1,
                 kind: AnnouncementKind::Consultation,
                 title: Some("Radweg <script>".into()),
@@ -718,7 +710,7 @@ mod tests {
                 updated_at: t,
                 retracted_at: None,
             },
-            consultation: Some(consultation::Model {
+            consultation: Some(Consultation {
                 announcement_id: 1,
                 opens_at: t,
                 closes_at: t + chrono::Duration::days(30),
@@ -730,21 +722,18 @@ mod tests {
         };
         let page = AnnouncementPage {
             view,
-            threads: threads(
-                vec![
-                    raw_comment(
-                        1,
-                        Network::Fediverse,
-                        "<p>Hi<img src=x onerror=alert(1)><a href=\"javascript:alert(2)\">x</a></p>",
-                    ),
-                    raw_comment(
-                        2,
-                        Network::Matrix,
-                        "<script>alert(3)</script>\nzweite Zeile",
-                    ),
-                ],
-                vec![],
-            ),
+            threads: vec![
+                comment_thread(
+                    1,
+                    Network::Fediverse,
+                    "<p>Hi<img src=x onerror=alert(1)><a href=\"javascript:alert(2)\">x</a></p>",
+                ),
+                comment_thread(
+                    2,
+                    Network::Matrix,
+                    "<script>alert(3)</script>\nzweite Zeile",
+                ),
+            ],
             counts: Counts::default(),
         };
         let how = Participation {

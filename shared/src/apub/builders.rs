@@ -339,7 +339,8 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::entities::{AnnouncementKind, announcement, consultation};
+    use crate::entities::AnnouncementKind;
+    use crate::store::announcements::{Announcement, Consultation};
 
     fn urls() -> Urls {
         Urls::new(
@@ -354,7 +355,7 @@ mod tests {
             .single()
             .expect("t");
         AnnouncementView {
-            announcement: announcement::Model {
+            announcement: Announcement {
                 id: 7,
                 kind: if consult {
                     AnnouncementKind::Consultation
@@ -373,7 +374,7 @@ mod tests {
                 },
                 retracted_at: None,
             },
-            consultation: consult.then(|| consultation::Model {
+            consultation: consult.then(|| Consultation {
                 announcement_id: 7,
                 opens_at: t0,
                 closes_at: Utc

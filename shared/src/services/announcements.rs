@@ -7,8 +7,10 @@ use super::enqueue_activity;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::actors;
-use crate::store::announcements::{self, AnnouncementView, NewAnnouncement};
+use crate::store::announcements::{self, NewAnnouncement};
 use crate::{apub, markdown};
+
+pub use crate::store::announcements::{Announcement, AnnouncementView, Consultation};
 
 /// What the press office asks for.
 #[derive(Debug, Clone, Default)]
@@ -196,4 +198,14 @@ pub async fn get(app: &App, id: i64) -> Result<AnnouncementView> {
     announcements::get_announcement(app.store.db(), id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("announcement {id}")))
+}
+
+/// How many announcements there are (retracted ones included: their ids stay).
+pub async fn count(app: &App) -> Result<u64> {
+    announcements::count_announcements(app.store.db()).await
+}
+
+/// One page of announcements, newest first; `page` counts from 0.
+pub async fn page(app: &App, page: u64, per_page: u64) -> Result<Vec<AnnouncementView>> {
+    announcements::list_views(app.store.db(), page, per_page).await
 }

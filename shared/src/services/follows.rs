@@ -50,3 +50,24 @@ pub async fn unfollow(app: &App, actor_id: &str) -> Result<bool> {
 pub async fn forget_actor(app: &App, actor_id: &str) -> Result<bool> {
     actors::delete_remote_actor(app.store.db(), actor_id).await
 }
+
+/// True if `follow_id` is the stored Follow of this actor (an Undo may name it only by id).
+pub async fn is_follow(app: &App, actor_id: &str, follow_id: &str) -> Result<bool> {
+    let db = app.store.db();
+    let Some(actor) = actors::remote_actor_by_ap_id(db, actor_id).await? else {
+        return Ok(false);
+    };
+    Ok(actors::follower_of(db, actor.id)
+        .await?
+        .is_some_and(|f| f.follow_activity_id == follow_id))
+}
+
+/// How many follow us.
+pub async fn count(app: &App) -> Result<u64> {
+    actors::count_followers(app.store.db()).await
+}
+
+/// Followers' actor ids, oldest first, one page at a time (for the followers collection).
+pub async fn follower_ids(app: &App, offset: u64, limit: u64) -> Result<Vec<String>> {
+    actors::follower_ids(app.store.db(), offset, limit).await
+}

@@ -7,6 +7,8 @@ pub mod export;
 pub mod follows;
 pub mod matrix;
 pub mod moderation;
+pub mod queue;
+pub mod remote;
 pub mod retention;
 pub mod transparency;
 

@@ -9,7 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::app::App;
 use crate::entities::{ActionKind, CommentStatus, Network, comment, official_answer};
 use crate::error::{Error, Result};
-use crate::store::announcements::{self, AnnouncementView};
+use crate::store::announcements;
+pub use crate::store::announcements::AnnouncementView;
 use crate::store::comments::{self, CommentFacts, CommentFilter};
 use crate::store::moderation;
 
@@ -55,9 +56,61 @@ pub async fn listing(app: &App, page: u64) -> Result<Listing> {
 /// A published comment with its official answers and the published replies to it.
 #[derive(Debug, Clone)]
 pub struct Thread {
-    pub comment: comment::Model,
-    pub answers: Vec<official_answer::Model>,
+    pub comment: CommentView,
+    pub answers: Vec<AnswerView>,
     pub replies: Vec<Thread>,
+}
+
+/// A published comment as the public sees it: no author id, no moderation detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentView {
+    pub id: i64,
+    pub network: Network,
+    pub author_name: Option<String>,
+    /// Sanitised HTML from the fediverse, plain text from Matrix.
+    pub content: Option<String>,
+    /// BCP 47 language tag the author's server declared, if any.
+    pub language: Option<String>,
+    /// Link to the original, as the author's server gave it (not checked here).
+    pub origin_url: Option<String>,
+    /// Arrived after the consultation closed.
+    pub late: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<comment::Model> for CommentView {
+    fn from(c: comment::Model) -> Self {
+        Self {
+            id: c.id,
+            network: c.network,
+            author_name: c.author_name,
+            content: c.content,
+            language: c.language,
+            origin_url: c.origin_url,
+            late: c.late,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// An official answer as the public sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerView {
+    pub id: i64,
+    pub body_html: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<official_answer::Model> for AnswerView {
+    fn from(a: official_answer::Model) -> Self {
+        Self {
+            id: a.id,
+            body_html: a.body_html,
+            created_at: a.created_at,
+        }
+    }
 }
 
 /// How many comments are in each state; the text of those not published is never shown.
@@ -154,8 +207,13 @@ pub fn threads(
             .map(|r| build(r, children, answers_of))
             .collect();
         Thread {
-            answers: answers_of.remove(&c.id).unwrap_or_default(),
-            comment: c,
+            answers: answers_of
+                .remove(&c.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            comment: c.into(),
             replies,
         }
     }

@@ -22,11 +22,70 @@ pub struct NewAnnouncement {
     pub consultation: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
-/// An announcement with its consultation part, if it is one.
+/// An announcement with its consultation part, if it is one. Plain data, so the fronts
+/// never name an entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnouncementView {
-    pub announcement: announcement::Model,
-    pub consultation: Option<consultation::Model>,
+    pub announcement: Announcement,
+    pub consultation: Option<Consultation>,
+}
+
+/// An announcement as the fronts see it (the row's fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    pub id: i64,
+    pub kind: AnnouncementKind,
+    pub title: Option<String>,
+    pub body_markdown: String,
+    pub body_html: String,
+    /// Matrix user id of the press officer, or `cli`.
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub retracted_at: Option<DateTime<Utc>>,
+}
+
+impl From<announcement::Model> for Announcement {
+    fn from(m: announcement::Model) -> Self {
+        Self {
+            id: m.id,
+            kind: m.kind,
+            title: m.title,
+            body_markdown: m.body_markdown,
+            body_html: m.body_html,
+            author: m.author,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            retracted_at: m.retracted_at,
+        }
+    }
+}
+
+/// The consultation part of an announcement as the fronts see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consultation {
+    pub announcement_id: i64,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    /// Set when the press office closed it early.
+    pub closed_at: Option<DateTime<Utc>>,
+    pub result_markdown: Option<String>,
+    pub result_html: Option<String>,
+    pub result_at: Option<DateTime<Utc>>,
+}
+
+impl From<consultation::Model> for Consultation {
+    fn from(m: consultation::Model) -> Self {
+        Self {
+            announcement_id: m.announcement_id,
+            opens_at: m.opens_at,
+            closes_at: m.closes_at,
+            closed_at: m.closed_at,
+            result_markdown: m.result_markdown,
+            result_html: m.result_html,
+            result_at: m.result_at,
+        }
+    }
 }
 
 pub async fn insert_announcement<C: ConnectionTrait>(
@@ -76,8 +135,8 @@ pub async fn insert_announcement<C: ConnectionTrait>(
         None => None,
     };
     Ok(AnnouncementView {
-        announcement,
-        consultation,
+        announcement: announcement.into(),
+        consultation: consultation.map(Into::into),
     })
 }
 
@@ -90,8 +149,8 @@ pub async fn get_announcement<C: ConnectionTrait>(
     };
     let consultation = consultation::Entity::find_by_id(id).one(db).await?;
     Ok(Some(AnnouncementView {
-        announcement,
-        consultation,
+        announcement: announcement.into(),
+        consultation: consultation.map(Into::into),
     }))
 }
 
@@ -173,8 +232,8 @@ pub async fn list_views<C: ConnectionTrait>(
     Ok(rows
         .into_iter()
         .map(|announcement| AnnouncementView {
-            consultation: consultations.remove(&announcement.id),
-            announcement,
+            consultation: consultations.remove(&announcement.id).map(Into::into),
+            announcement: announcement.into(),
         })
         .collect())
 }
