@@ -326,8 +326,8 @@ pub async fn announcements_after<C: ConnectionTrait>(
             .one(db)
             .await?;
         views.push(AnnouncementView {
-            announcement,
-            consultation,
+            announcement: announcement.into(),
+            consultation: consultation.map(Into::into),
         });
     }
     Ok(views)
