@@ -125,6 +125,19 @@ async fn press_office_commands_citizen_replies_and_restart() {
             .contains("!bekanntmachung TEXT"),
         "{help}"
     );
+    // Help and errors come from the command enums, in German, never clap's English.
+    let body = help["content"]["body"].as_str().unwrap_or_default();
+    assert!(body.starts_with("Befehle:"), "{help}");
+    assert!(body.contains("Zeigt zurückgehaltene Kommentare."), "{help}");
+    assert!(body.contains("(auch !queue)"), "{help}");
+    moderation.say(mod_room, "!freigeben").await.expect("say");
+    let wrong = moderation
+        .wait_for(mod_room, BOT, "Es fehlt: ID", WAIT)
+        .await
+        .expect("German error");
+    let body = wrong["content"]["body"].as_str().unwrap_or_default();
+    assert!(body.contains("So geht es: `!freigeben ID`"), "{wrong}");
+    assert!(!body.contains("error:") && !body.contains("Usage"), "{wrong}");
 
     // A citizen's thread reply becomes a comment from the Matrix network.
     let root = relayed["event_id"].as_str().expect("event id").to_owned();
