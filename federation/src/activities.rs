@@ -339,6 +339,10 @@ impl Post {
 
 /// The object of a Create: a post, or another kind of object, which is ignored.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "always held boxed inside `Ref::Object`; the common case is a post"
+)]
 pub enum Created {
     Post(Post),
     Other(Node),
