@@ -137,7 +137,10 @@ async fn press_office_commands_citizen_replies_and_restart() {
         .expect("German error");
     let body = wrong["content"]["body"].as_str().unwrap_or_default();
     assert!(body.contains("So geht es: `!freigeben ID`"), "{wrong}");
-    assert!(!body.contains("error:") && !body.contains("Usage"), "{wrong}");
+    assert!(
+        !body.contains("error:") && !body.contains("Usage"),
+        "{wrong}"
+    );
 
     // A citizen's thread reply becomes a comment from the Matrix network.
     let root = relayed["event_id"].as_str().expect("event id").to_owned();
