@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime};
 use chrono::Utc;
 use rand::Rng;
 use rathaus_shared::services::queue::{self, Job, Outcome};
-use rathaus_shared::store;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -293,10 +292,10 @@ async fn deliver_one(
     };
     let host_permits = hosts.semaphore(&job.host, per_host);
     let Ok(_host_permit) = host_permits.acquire_owned().await else {
-        return Outcome::Retry(job.id, store::now(), "shutting down".into());
+        return Outcome::Retry(job.id, state.app.now(), "shutting down".into());
     };
     let outcome = send(state, &job.inbox, body).await;
-    let now = store::now();
+    let now = state.app.now();
     match outcome {
         Attempt::Delivered => {
             hosts.report(&job.host, true);

@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 use rathaus_shared::domain::Network;
 use rathaus_shared::services::remote::{self, RemoteActorData};
 use rathaus_shared::services::{comments, follows};
-use rathaus_shared::store;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -187,7 +186,7 @@ async fn sender(
         if pending.verify(pem).is_ok() {
             return Ok(cached.actor);
         }
-        if store::now() - cached.fetched_at < KEY_REFRESH_AFTER {
+        if state.app.now() - cached.fetched_at < KEY_REFRESH_AFTER {
             return Err(Error::Unauthorized(
                 SignatureError::BadSignature.to_string(),
             ));
@@ -302,7 +301,7 @@ async fn dispatch(
             let Created::Post(post) = *created else {
                 return Ok("ignored object type");
             };
-            let Some(reply) = reply_of(&post, &signer)? else {
+            let Some(reply) = reply_of(&post, &signer, state.app.now())? else {
                 return Ok("ignored: not a reply");
             };
             match comments::submit_comment(app, reply).await? {
@@ -370,8 +369,13 @@ fn check_attribution(post: &Post, signer: &RemoteActorData) -> Result<()> {
     Ok(())
 }
 
-/// A post that replies to something: the submission for the comments service.
-fn reply_of(post: &Post, signer: &RemoteActorData) -> Result<Option<comments::Submission>> {
+/// A post that replies to something: the submission for the comments service. A `published`
+/// time after `now` is clamped to `now`.
+fn reply_of(
+    post: &Post,
+    signer: &RemoteActorData,
+    now: DateTime<Utc>,
+) -> Result<Option<comments::Submission>> {
     check_attribution(post, signer)?;
     let Some(in_reply_to) = post.in_reply_to.as_ref().and_then(Ref::id) else {
         return Ok(None);
@@ -386,7 +390,7 @@ fn reply_of(post: &Post, signer: &RemoteActorData) -> Result<Option<comments::Su
         .as_deref()
         .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
         .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(store::now);
+        .unwrap_or(now);
     Ok(Some(comments::Submission {
         network: Network::Fediverse,
         origin_id: id,
@@ -400,7 +404,7 @@ fn reply_of(post: &Post, signer: &RemoteActorData) -> Result<Option<comments::Su
         author_domain: signer.domain.clone(),
         content_html: content.to_owned(),
         language: post.language().map(str::to_owned),
-        created_at: published.min(store::now()),
+        created_at: published.min(now),
         privileged: false,
     }))
 }

@@ -139,7 +139,7 @@ async fn on_citizen_message(
     let created = Utc
         .timestamp_millis_opt(i64::from(ev.origin_server_ts.get()))
         .single()
-        .unwrap_or_else(Utc::now);
+        .unwrap_or_else(|| ctx.app.now());
     let outcome = comments::submit_comment(
         &ctx.app,
         Submission {

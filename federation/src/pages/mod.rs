@@ -133,8 +133,8 @@ impl Viewer {
             path: &self.path,
             imprint_url: &config.actor.imprint_url,
             privacy_url: &config.actor.privacy_url,
-            tz: config.site.tz(),
-            now: chrono::Utc::now(),
+            tz: config.site.time_zone,
+            now: state.app.now(),
         }
     }
 

@@ -9,7 +9,7 @@ use sea_orm::TransactionTrait;
 
 use crate::app::App;
 use crate::error::Result;
-use crate::store::{self, delivery};
+use crate::store::delivery;
 
 /// One claimed delivery: an activity to one inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,20 +36,18 @@ pub enum Outcome {
 
 /// Claims up to `limit` due jobs for `lease` (see `store::delivery::claim_due`).
 pub async fn claim(app: &App, limit: u64, lease: Duration) -> Result<Vec<Job>> {
-    Ok(
-        delivery::claim_due(app.store.db(), store::now(), limit, lease)
-            .await?
-            .into_iter()
-            .map(|j| Job {
-                id: j.id,
-                activity_id: j.activity_id,
-                inbox: j.inbox,
-                host: j.host,
-                attempts: j.attempts,
-                created_at: j.created_at,
-            })
-            .collect(),
-    )
+    Ok(delivery::claim_due(app.store.db(), app.now(), limit, lease)
+        .await?
+        .into_iter()
+        .map(|j| Job {
+            id: j.id,
+            activity_id: j.activity_id,
+            inbox: j.inbox,
+            host: j.host,
+            attempts: j.attempts,
+            created_at: j.created_at,
+        })
+        .collect())
 }
 
 /// The JSON body of a stored outgoing activity, exactly as it is delivered.
@@ -69,7 +67,7 @@ pub async fn sent_activity(app: &App, ap_id: &str) -> Result<Option<String>> {
 /// Writes many outcomes in one transaction: a large fan-out must not make the store the
 /// bottleneck.
 pub async fn record(app: &App, outcomes: &[Outcome]) -> Result<()> {
-    let now = store::now();
+    let now = app.now();
     let txn = app.store.db().begin().await?;
     let done: Vec<i64> = outcomes
         .iter()

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::app::App;
 use crate::error::Result;
-use crate::store::{self, actors, state};
+use crate::store::{actors, state};
 
 pub use crate::store::actors::RemoteActorData;
 
@@ -37,7 +37,7 @@ pub async fn known_actor(app: &App, ap_id: &str) -> Result<Option<KnownActor>> {
 
 /// Stores a freshly fetched (or updated) actor document.
 pub async fn remember_actor(app: &App, actor: RemoteActorData) -> Result<()> {
-    actors::upsert_remote_actor(app.store.db(), actor, store::now()).await?;
+    actors::upsert_remote_actor(app.store.db(), actor, app.now()).await?;
     Ok(())
 }
 
@@ -48,6 +48,6 @@ pub async fn already_handled(app: &App, activity_id: &str) -> Result<bool> {
 
 /// Remembers that the activity was handled, so a redelivery changes nothing.
 pub async fn mark_handled(app: &App, activity_id: &str) -> Result<()> {
-    state::record_inbound(app.store.db(), activity_id, store::now()).await?;
+    state::record_inbound(app.store.db(), activity_id, app.now()).await?;
     Ok(())
 }
