@@ -7,8 +7,9 @@ use rathaus_shared::domain::{AnnouncementKind, CommentStatus, Network};
 use rathaus_shared::markdown;
 use rathaus_shared::policy::RuleSpec;
 use rathaus_shared::services::matrix::{
-    AnswerView, CommentCounts, CommentView, LogStep, RelayAnnouncement,
+    CommentCounts, LogStep, ModerationComment, RelayAnnouncement,
 };
+use rathaus_shared::services::transparency::AnswerView;
 
 pub const WRONG_ROOM: &str = "Dieser Befehl gehört in den Presse- bzw. Moderationsraum. / This command belongs in the press or moderation room.";
 pub const NOT_ALLOWED: &str = "Entschuldigung, diesen Befehl dürfen Sie hier nicht nutzen. / Sorry, you may not use this command here.";
@@ -139,7 +140,7 @@ fn network_label(n: Network) -> &'static str {
 }
 
 /// `!warteschlange`.
-pub fn queue(held: &[CommentView]) -> String {
+pub fn queue(held: &[ModerationComment]) -> String {
     if held.is_empty() {
         return "Keine zurückgehaltenen Kommentare. / The queue is empty.".to_owned();
     }
@@ -219,7 +220,7 @@ pub fn rules(rules: &[RuleSpec]) -> String {
 }
 
 /// The notice about a held comment in the moderation room.
-pub fn held_notice(c: &CommentView) -> String {
+pub fn held_notice(c: &ModerationComment) -> String {
     format!(
         "Zurückgehalten: Kommentar {} von {} ({}, {}) zu Bekanntmachung {}:
 „{}“
@@ -239,7 +240,7 @@ Regel {}: {}
 }
 
 /// A published fediverse comment as posted into the announcement's thread: (plain, html).
-pub fn relayed_comment(c: &CommentView) -> (String, String) {
+pub fn relayed_comment(c: &ModerationComment) -> (String, String) {
     let plain = format!(
         "{} ({}): {}",
         c.author_name,
@@ -256,7 +257,7 @@ pub fn relayed_comment(c: &CommentView) -> (String, String) {
 }
 
 /// An official answer as posted into the thread: (plain, html).
-pub fn relayed_answer(c: &CommentView, answer: &AnswerView) -> (String, String) {
+pub fn relayed_answer(c: &ModerationComment, answer: &AnswerView) -> (String, String) {
     let plain = format!(
         "Offizielle Antwort an {}: {}",
         c.author_name,

@@ -1,8 +1,8 @@
 use super::*;
 use rathaus_shared::domain::ActionKind;
 
-fn comment() -> CommentView {
-    CommentView {
+fn comment() -> ModerationComment {
+    ModerationComment {
         id: 7,
         announcement_id: 2,
         network: Network::Fediverse,
@@ -45,6 +45,7 @@ fn relayed_comments_escape_names_but_keep_sanitised_html() {
         &AnswerView {
             id: 1,
             body_html: "<p>Danke</p>".into(),
+            created_at: "2026-12-03T10:15:00Z".parse().expect("time"),
         },
     );
     assert_eq!(plain, "Offizielle Antwort an Anna <b>: Danke");

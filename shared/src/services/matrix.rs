@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::entities::{ActionKind, AnnouncementKind, CommentStatus, Network, comment};
 use crate::error::Result;
 use crate::markdown;
+use crate::services::transparency::AnswerView;
 use crate::store::comments::CommentFilter;
 use crate::store::relay::{self, RelayTarget};
 use crate::store::state::{self, Cursor};
@@ -27,9 +28,10 @@ pub struct RelayAnnouncement {
     pub retracted: bool,
 }
 
-/// A comment as moderators and the relay see it.
+/// A comment as moderators and the relay see it, author and decision included (the public's
+/// view, without them, is `transparency::CommentView`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommentView {
+pub struct ModerationComment {
     pub id: i64,
     pub announcement_id: i64,
     pub network: Network,
@@ -50,7 +52,7 @@ pub struct CommentView {
     pub reason: Option<String>,
 }
 
-impl CommentView {
+impl ModerationComment {
     /// The text without markup (empty after a deletion).
     pub fn plain_text(&self) -> String {
         self.content_html
@@ -89,13 +91,6 @@ pub struct LogStep {
     pub rule_id: Option<String>,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
-}
-
-/// An official answer to relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnswerView {
-    pub id: i64,
-    pub body_html: String,
 }
 
 /// Counts for `!statistik`.
@@ -226,7 +221,7 @@ pub async fn notice_comment(app: &App, event_id: &str) -> Result<Option<i64>> {
 }
 
 /// A comment by id, with its author's handle.
-pub async fn comment(app: &App, id: i64) -> Result<Option<CommentView>> {
+pub async fn comment(app: &App, id: i64) -> Result<Option<ModerationComment>> {
     let db = app.store.db();
     let Some(c) = comments::get_comment(db, id).await? else {
         return Ok(None);
@@ -237,7 +232,7 @@ pub async fn comment(app: &App, id: i64) -> Result<Option<CommentView>> {
             .map(|a| format!("@{}@{}", a.username, a.domain)),
         Network::Matrix => None,
     };
-    Ok(Some(CommentView::of(c, handle)))
+    Ok(Some(ModerationComment::of(c, handle)))
 }
 
 /// The comment a Matrix event is, and whether `sender` wrote it.
@@ -259,14 +254,11 @@ pub async fn latest_answer(app: &App, comment_id: i64) -> Result<Option<AnswerVi
     Ok(comments::answers_for_comment(app.store.db(), comment_id)
         .await?
         .pop()
-        .map(|a| AnswerView {
-            id: a.id,
-            body_html: a.body_html,
-        }))
+        .map(AnswerView::from))
 }
 
 /// Held comments, oldest first.
-pub async fn held_comments(app: &App, limit: u64) -> Result<Vec<CommentView>> {
+pub async fn held_comments(app: &App, limit: u64) -> Result<Vec<ModerationComment>> {
     let rows = comments::list_comments(
         app.store.db(),
         &CommentFilter {
@@ -276,7 +268,10 @@ pub async fn held_comments(app: &App, limit: u64) -> Result<Vec<CommentView>> {
         },
     )
     .await?;
-    Ok(rows.into_iter().map(|c| CommentView::of(c, None)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|c| ModerationComment::of(c, None))
+        .collect())
 }
 
 /// The newest announcements, for `!liste`.
