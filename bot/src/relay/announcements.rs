@@ -27,9 +27,7 @@ pub async fn follow(
                     } else {
                         post(&client, &ctx, &a).await
                     };
-                    if !done(&ctx, Cursor::MatrixAnnouncements, a.id, &events).await {
-                        break;
-                    }
+                    done(&ctx, Cursor::MatrixAnnouncements, a.id, &events).await;
                     cursor = a.id;
                 }
             }

@@ -31,9 +31,7 @@ pub async fn follow(
                         tracing::error!(error = %e, entry = step.id, "relaying a moderation step failed");
                         Vec::new()
                     });
-                    if !done(&ctx, Cursor::MatrixLog, step.id, &events).await {
-                        break;
-                    }
+                    done(&ctx, Cursor::MatrixLog, step.id, &events).await;
                     cursor = step.id;
                 }
             }

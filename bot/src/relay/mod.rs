@@ -75,15 +75,12 @@ async fn pause(shutdown: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-/// Stores what a row was relayed as and moves the cursor past it; a failure is logged and
-/// the row is tried again on the next round.
-async fn done(ctx: &BotCtx, cursor: Cursor, row: i64, events: &[Relayed]) -> bool {
-    match bot_state::relayed(&ctx.app, cursor, row, events).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(error = %e, row, "recording a relay failed");
-            false
-        }
+/// Stores what a row was relayed as and moves the stored cursor past it. A failure is logged
+/// and the follower moves on in memory all the same, as it always did: trying the row again
+/// would post it into the rooms a second time.
+async fn done(ctx: &BotCtx, cursor: Cursor, row: i64, events: &[Relayed]) {
+    if let Err(e) = bot_state::relayed(&ctx.app, cursor, row, events).await {
+        tracing::error!(error = %e, row, "recording a relay failed");
     }
 }
 
