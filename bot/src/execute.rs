@@ -31,11 +31,11 @@ pub async fn execute(
 async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String, Error> {
     let urls = app.urls();
     Ok(match command {
-        PressCommand::Announce { text, .. } => {
+        PressCommand::Announce { text } => {
             let view = announcements::announce(
                 app,
                 Announce {
-                    text,
+                    text: text.into_string(),
                     author: sender.into(),
                     ..Announce::default()
                 },
@@ -65,8 +65,8 @@ async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String,
             let id = view.announcement.id;
             replies::consultation_started(id, closes, urls.announcement(id).as_str())
         }
-        PressCommand::Correct { id, text, .. } => {
-            announcements::correct(app, id, text).await?;
+        PressCommand::Correct { id, text } => {
+            announcements::correct(app, id, text.into_string()).await?;
             replies::corrected(id)
         }
         PressCommand::Retract { id } => {
@@ -77,12 +77,12 @@ async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String,
             announcements::close(app, id).await?;
             replies::closed(id)
         }
-        PressCommand::Result { id, text, .. } => {
-            announcements::publish_result(app, id, text).await?;
+        PressCommand::Result { id, text } => {
+            announcements::publish_result(app, id, text.into_string()).await?;
             replies::result_published(id, urls.announcement(id).as_str())
         }
-        PressCommand::Answer { comment, text, .. } => {
-            let answer = comments::answer(app, comment, &text, sender).await?;
+        PressCommand::Answer { comment, text } => {
+            let answer = comments::answer(app, comment, text.as_str(), sender).await?;
             replies::answered(answer.id, comment)
         }
         PressCommand::List => replies::list(&bot_state::recent_announcements(app, 10).await?),
@@ -101,19 +101,18 @@ async fn moderate(
             let c = comments::moderate(app, comment, ModAction::Approve, sender, None).await?;
             replies::comment_now(c.id, c.status)
         }
-        ModerationCommand::Reject {
-            comment, reason, ..
-        } => {
+        ModerationCommand::Reject { comment, reason } => {
+            let reason = reason.into_option();
             let c = comments::moderate(app, comment, ModAction::Reject, sender, reason).await?;
             replies::comment_now(c.id, c.status)
         }
-        ModerationCommand::Hide {
-            comment, reason, ..
-        } => {
+        ModerationCommand::Hide { comment, reason } => {
+            let reason = reason.into_option();
             let c = comments::moderate(app, comment, ModAction::Hide, sender, reason).await?;
             replies::comment_now(c.id, c.status)
         }
-        ModerationCommand::Block { target, reason, .. } => {
+        ModerationCommand::Block { target, reason } => {
+            let reason = reason.into_option();
             moderation::block(app, target.kind(), target.as_str(), reason, sender).await?;
             replies::blocked(target.as_str())
         }

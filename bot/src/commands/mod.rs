@@ -13,7 +13,7 @@ mod words;
 
 pub use args::{BlockTarget, Closing};
 use args::{parse_id, parse_rule_action, parse_rule_kind};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use rathaus_shared::domain::RuleAction;
 use rathaus_shared::policy::RuleKind;
 
@@ -61,10 +61,8 @@ pub enum PressCommand {
     /// Veröffentlicht eine Bekanntmachung (Markdown) im Fediverse und in den öffentlichen Räumen.
     #[command(name = "bekanntmachung", visible_alias = "announce")]
     Announce {
-        #[arg(value_name = "TEXT", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
-        words: Vec<String>,
-        #[arg(skip)]
-        text: String,
+        #[command(flatten)]
+        text: Text,
     },
     /// Startet eine Beteiligung, offen für Kommentare bis zum Datum (Ende des Tages in der
     /// Zeitzone der Stadt) oder bis zu einer Zeit nach RFC 3339. Erst der Titel, dann --bis, dann der Text.
@@ -84,10 +82,8 @@ pub enum PressCommand {
     Correct {
         #[arg(value_name = "ID", value_parser = parse_id)]
         id: i64,
-        #[arg(value_name = "TEXT", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
-        words: Vec<String>,
-        #[arg(skip)]
-        text: String,
+        #[command(flatten)]
+        text: Text,
     },
     /// Zieht eine Bekanntmachung zurück.
     #[command(
@@ -104,10 +100,8 @@ pub enum PressCommand {
     Answer {
         #[arg(value_name = "KOMMENTAR-ID", value_parser = parse_id)]
         comment: i64,
-        #[arg(value_name = "TEXT", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
-        words: Vec<String>,
-        #[arg(skip)]
-        text: String,
+        #[command(flatten)]
+        text: Text,
     },
     /// Beendet eine Beteiligung vorzeitig.
     #[command(name = "schliessen", visible_alias = "close", alias = "schließen")]
@@ -121,14 +115,49 @@ pub enum PressCommand {
     Result {
         #[arg(value_name = "ID", value_parser = parse_id)]
         id: i64,
-        #[arg(value_name = "TEXT", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
-        words: Vec<String>,
-        #[arg(skip)]
-        text: String,
+        #[command(flatten)]
+        text: Text,
     },
     /// Zeigt die letzten Bekanntmachungen und Beteiligungen.
     #[command(name = "liste", visible_alias = "list")]
     List,
+}
+
+/// A required free text at the end of a command. clap checks that it is there; its value is
+/// the message from there on as written ([`parse`] fills it), so Markdown keeps its lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct Text {
+    #[arg(value_name = "TEXT", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    words: Vec<String>,
+    #[arg(skip)]
+    value: String,
+}
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+    pub fn into_string(self) -> String {
+        self.value
+    }
+}
+
+/// An optional reason at the end of a command, taken as written like [`Text`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct Reason {
+    #[arg(value_name = "GRUND", num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+    words: Vec<String>,
+    #[arg(skip)]
+    value: Option<String>,
+}
+
+impl Reason {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+    pub fn into_option(self) -> Option<String> {
+        self.value
+    }
 }
 
 /// Commands of the moderators (in the moderation room).
@@ -148,30 +177,24 @@ pub enum ModerationCommand {
     Reject {
         #[arg(value_name = "ID", value_parser = parse_id)]
         comment: i64,
-        #[arg(value_name = "GRUND", num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
-        words: Vec<String>,
-        #[arg(skip)]
-        reason: Option<String>,
+        #[command(flatten)]
+        reason: Reason,
     },
     /// Verbirgt einen veröffentlichten Kommentar.
     #[command(name = "verbergen", visible_alias = "hide")]
     Hide {
         #[arg(value_name = "ID", value_parser = parse_id)]
         comment: i64,
-        #[arg(value_name = "GRUND", num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
-        words: Vec<String>,
-        #[arg(skip)]
-        reason: Option<String>,
+        #[command(flatten)]
+        reason: Reason,
     },
     /// Sperrt eine Person (@name:server oder Actor-URL) oder einen Server.
     #[command(name = "sperren", visible_alias = "block")]
     Block {
         #[arg(value_name = "NUTZER|DOMAIN", value_parser = BlockTarget::parse)]
         target: BlockTarget,
-        #[arg(value_name = "GRUND", num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
-        words: Vec<String>,
-        #[arg(skip)]
-        reason: Option<String>,
+        #[command(flatten)]
+        reason: Reason,
     },
     /// Hebt eine Sperre auf.
     #[command(name = "entsperren", visible_alias = "unblock")]
@@ -329,9 +352,9 @@ impl PressCommand {
     /// Fills the free-text fields from the message as written.
     fn take_text(&mut self, rest: &str, words: &[Word]) -> Result<(), ParseError> {
         match self {
-            Self::Announce { text, .. } => *text = tail(rest, words, 1),
+            Self::Announce { text } => text.value = tail(rest, words, 1),
             Self::Correct { text, .. } | Self::Answer { text, .. } | Self::Result { text, .. } => {
-                *text = tail(rest, words, 2);
+                text.value = tail(rest, words, 2);
             }
             Self::Consult { title, text, .. } => {
                 // TITEL --bis DATUM TEXT: the title ends at the option, the text follows its value.
@@ -378,7 +401,7 @@ impl ModerationCommand {
             Self::Reject { reason, .. }
             | Self::Hide { reason, .. }
             | Self::Block { reason, .. } => {
-                *reason = optional_tail(rest, words, 2);
+                reason.value = optional_tail(rest, words, 2);
             }
             Self::Rule {
                 change:

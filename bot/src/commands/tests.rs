@@ -28,11 +28,11 @@ fn err(body: &str) -> String {
 /// The free text a press command carries.
 fn text_of(c: &PressCommand) -> &str {
     match c {
-        PressCommand::Announce { text, .. }
+        PressCommand::Announce { text }
         | PressCommand::Correct { text, .. }
         | PressCommand::Answer { text, .. }
-        | PressCommand::Result { text, .. }
-        | PressCommand::Consult { text, .. } => text,
+        | PressCommand::Result { text, .. } => text.as_str(),
+        PressCommand::Consult { text, .. } => text,
         _ => "",
     }
 }
@@ -136,7 +136,7 @@ fn moderation_commands_in_german_and_english() {
     let ModerationCommand::Reject { reason, .. } = moderation("!reject 8") else {
         panic!()
     };
-    assert_eq!(reason, None);
+    assert_eq!(reason.as_deref(), None);
     let ModerationCommand::Hide {
         comment, reason, ..
     } = moderation("!verbergen 9 Off topic")
