@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use rathaus_shared::entities::Network;
 use rathaus_shared::services::announcements::{self, Announce};
 use rathaus_shared::services::comments::{self, Submission, SubmitOutcome};
+use rathaus_shared::services::matrix;
 use rathaus_shared::testing::{default_config, for_each_store};
 use rathaus_shared::{App, Clock};
 
@@ -79,6 +80,20 @@ async fn services_read_the_injected_clock() {
             late.received_at,
             t0 + Duration::days(7) + Duration::hours(1)
         );
+
+        // The bot's `!statistik` counts the same two comments, one of them late.
+        let counts = matrix::comment_counts(&app, Some(view.announcement.id))
+            .await
+            .expect("counts");
+        assert_eq!(
+            (counts.total, counts.fediverse, counts.matrix, counts.late),
+            (2, 2, 0, 1)
+        );
+        assert_eq!(counts.published + counts.pending, 2, "{counts:?}");
+        let none = matrix::comment_counts(&app, Some(view.announcement.id + 1))
+            .await
+            .expect("counts");
+        assert_eq!(none.total, 0);
     })
     .await;
 }

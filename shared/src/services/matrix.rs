@@ -290,21 +290,15 @@ pub async fn recent_announcements(app: &App, limit: u64) -> Result<Vec<RelayAnno
         .collect())
 }
 
-/// Comment counts, overall or for one announcement.
+/// Comment counts, overall or for one announcement (from the same column-only query as the
+/// public statistics, not the comments' texts).
 pub async fn comment_counts(app: &App, announcement: Option<i64>) -> Result<CommentCounts> {
-    let rows = comments::list_comments(
-        app.store.db(),
-        &CommentFilter {
-            announcement_id: announcement,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let facts = comments::comment_facts(app.store.db(), announcement).await?;
     let mut n = CommentCounts {
-        total: rows.len(),
+        total: facts.len(),
         ..CommentCounts::default()
     };
-    for c in &rows {
+    for c in &facts {
         match c.status {
             CommentStatus::Published => n.published += 1,
             CommentStatus::Pending => n.pending += 1,
