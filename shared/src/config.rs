@@ -557,9 +557,33 @@ impl Config {
     }
 }
 
-/// Settings that are strings in the file and typed here, with messages naming the expected
-/// form (figment puts the key in front). An empty string means "not set" where the type is an
-/// `Option`; it is printed back as an empty string, so the printed config loads again.
+// Settings that are strings in the file and typed here, with messages naming the expected
+// form (figment puts the key in front). An empty string means "not set" where the type is an
+// `Option`; it is printed back as an empty string, so the printed config loads again.
+
+/// `""` → `None`; else `parse`, or an error saying what was expected instead of `raw`.
+fn parse_optional<T, E: serde::de::Error>(
+    raw: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: &str,
+) -> std::result::Result<Option<T>, E> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match parse(raw) {
+        Some(value) => Ok(Some(value)),
+        None => Err(E::custom(format!("`{raw}` is not {expected}"))),
+    }
+}
+
+/// `None` → `""`, so the printed config loads again.
+fn serialize_optional<T: std::fmt::Display, S: Serializer>(
+    value: Option<T>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&value.map(|v| v.to_string()).unwrap_or_default())
+}
+
 mod metrics_bind {
     use super::*;
 
@@ -567,19 +591,14 @@ mod metrics_bind {
         d: D,
     ) -> std::result::Result<Option<SocketAddr>, D::Error> {
         let raw = String::deserialize(d)?;
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        raw.parse().map(Some).map_err(|_| {
-            serde::de::Error::custom(format!("`{raw}` is not an address like 127.0.0.1:9091"))
-        })
+        parse_optional(&raw, |r| r.parse().ok(), "an address like 127.0.0.1:9091")
     }
 
     pub fn serialize<S: Serializer>(
         value: &Option<SocketAddr>,
         s: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&value.map(|a| a.to_string()).unwrap_or_default())
+        serialize_optional(value.as_ref(), s)
     }
 }
 
@@ -612,19 +631,14 @@ mod optional_url {
         d: D,
     ) -> std::result::Result<Option<Url>, D::Error> {
         let raw = String::deserialize(d)?;
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        Url::parse(&raw)
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("`{raw}` is not a URL")))
+        parse_optional(&raw, |r| Url::parse(r).ok(), "a URL")
     }
 
     pub fn serialize<S: Serializer>(
         value: &Option<Url>,
         s: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(value.as_ref().map_or("", Url::as_str))
+        serialize_optional(value.as_ref(), s)
     }
 }
 
@@ -635,17 +649,14 @@ mod optional_path {
         d: D,
     ) -> std::result::Result<Option<PathBuf>, D::Error> {
         let raw = String::deserialize(d)?;
-        Ok((!raw.is_empty()).then(|| PathBuf::from(raw)))
+        parse_optional(&raw, |r| Some(PathBuf::from(r)), "a path")
     }
 
     pub fn serialize<S: Serializer>(
         value: &Option<PathBuf>,
         s: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        match value {
-            Some(path) => path.serialize(s),
-            None => s.serialize_str(""),
-        }
+        serialize_optional(value.as_ref().map(|p| p.display()), s)
     }
 }
 
