@@ -146,11 +146,6 @@ pub struct SiteConfig {
 }
 
 impl SiteConfig {
-    /// The configured time zone.
-    pub fn tz(&self) -> chrono_tz::Tz {
-        self.time_zone
-    }
-
     /// The publisher's name: `site.name`, or the actor's display name.
     pub fn publisher<'a>(&'a self, actor: &'a ActorConfig) -> &'a str {
         if self.name.trim().is_empty() {
@@ -863,7 +858,7 @@ mod tests {
             c.metrics.bind,
             Some(SocketAddr::from(([127, 0, 0, 1], 9091)))
         );
-        assert_eq!(c.site.tz(), chrono_tz::America::New_York);
+        assert_eq!(c.site.time_zone, chrono_tz::America::New_York);
         assert_eq!(c.site.color.to_string(), "#0b5394");
         assert_eq!(
             c.policy.file,
