@@ -148,13 +148,13 @@ pub fn queue(held: &[ModerationComment]) -> String {
         .map(|c| {
             format!(
                 "• {} — {} ({}, {}): „{}“ — Regel {}: {}",
-                c.id,
-                c.author_name,
-                network_label(c.network),
-                c.author_domain,
+                c.comment.id,
+                c.author_name(),
+                network_label(c.comment.network),
+                c.comment.author_domain,
                 c.plain_text(),
-                c.rule_id.as_deref().unwrap_or("-"),
-                c.reason.as_deref().unwrap_or("")
+                c.comment.rule_id.as_deref().unwrap_or("-"),
+                c.comment.reason.as_deref().unwrap_or("")
             )
         })
         .collect::<Vec<_>>()
@@ -226,16 +226,16 @@ pub fn held_notice(c: &ModerationComment) -> String {
 „{}“
 Regel {}: {}
 ✅ freigeben · ❌ ablehnen (als Reaktion) — oder !freigeben {} / !ablehnen {}",
-        c.id,
-        c.author_name,
-        c.author_id,
-        network_label(c.network),
-        c.announcement_id,
+        c.comment.id,
+        c.author_name(),
+        c.comment.author_id,
+        network_label(c.comment.network),
+        c.comment.announcement_id,
         c.plain_text(),
-        c.rule_id.as_deref().unwrap_or("-"),
-        c.reason.as_deref().unwrap_or(""),
-        c.id,
-        c.id
+        c.comment.rule_id.as_deref().unwrap_or("-"),
+        c.comment.reason.as_deref().unwrap_or(""),
+        c.comment.id,
+        c.comment.id
     )
 }
 
@@ -243,15 +243,15 @@ Regel {}: {}
 pub fn relayed_comment(c: &ModerationComment) -> (String, String) {
     let plain = format!(
         "{} ({}): {}",
-        c.author_name,
+        c.author_name(),
         c.author_handle,
         c.plain_text()
     );
     let html = format!(
         "<strong>{}</strong> ({}): {}",
-        html_escape(&c.author_name),
+        html_escape(c.author_name()),
         html_escape(&c.author_handle),
-        c.content_html.clone().unwrap_or_default()
+        c.comment.content.clone().unwrap_or_default()
     );
     (plain, html)
 }
@@ -260,12 +260,12 @@ pub fn relayed_comment(c: &ModerationComment) -> (String, String) {
 pub fn relayed_answer(c: &ModerationComment, answer: &AnswerView) -> (String, String) {
     let plain = format!(
         "Offizielle Antwort an {}: {}",
-        c.author_name,
+        c.author_name(),
         markdown::to_plain_text(&answer.body_html)
     );
     let html = format!(
         "<strong>Offizielle Antwort</strong> an {}: {}",
-        html_escape(&c.author_name),
+        html_escape(c.author_name()),
         answer.body_html
     );
     (plain, html)

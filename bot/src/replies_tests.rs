@@ -1,22 +1,36 @@
 use super::*;
 use rathaus_shared::domain::ActionKind;
+use rathaus_shared::services::export::CommentRow;
 
 fn comment() -> ModerationComment {
     ModerationComment {
-        id: 7,
-        announcement_id: 2,
-        network: Network::Fediverse,
-        status: CommentStatus::Pending,
-        late: false,
-        author_id: "https://social.example/users/anna".into(),
-        author_name: "Anna <b>".into(),
+        comment: CommentRow {
+            id: 7,
+            announcement_id: 2,
+            parent_comment_id: None,
+            network: Network::Fediverse,
+            status: CommentStatus::Pending,
+            late: false,
+            author_id: "https://social.example/users/anna".into(),
+            author_name: Some("Anna <b>".into()),
+            author_domain: "social.example".into(),
+            origin_id: "https://social.example/notes/1".into(),
+            origin_url: None,
+            content: Some("<p>Mehr <em>Bäume</em>!</p>".into()),
+            rule_id: Some("first_comment".into()),
+            rule_version: Some(1),
+            reason: Some("Erster Kommentar".into()),
+            created_at: "2026-12-03T10:15:00Z".parse().expect("time"),
+        },
         author_handle: "@anna@social.example".into(),
-        author_domain: "social.example".into(),
-        origin_id: "https://social.example/notes/1".into(),
-        content_html: Some("<p>Mehr <em>Bäume</em>!</p>".into()),
-        rule_id: Some("first_comment".into()),
-        reason: Some("Erster Kommentar".into()),
     }
+}
+
+#[test]
+fn a_comment_without_a_display_name_is_named_by_its_author_id() {
+    let mut c = comment();
+    c.comment.author_name = None;
+    assert!(held_notice(&c).contains("von https://social.example/users/anna ("));
 }
 
 #[test]

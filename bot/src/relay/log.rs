@@ -68,43 +68,53 @@ async fn on_step(client: &Client, ctx: &BotCtx, step: &LogStep) -> Result<Vec<Re
             Ok(vec![(
                 room.room_id().to_string(),
                 sent.response.event_id.to_string(),
-                RelayTarget::Notice(c.id),
+                RelayTarget::Notice(c.comment.id),
             )])
         }
         ActionKind::AutoPublish | ActionKind::Approve
-            if c.network == Network::Fediverse && c.status == CommentStatus::Published =>
+            if c.comment.network == Network::Fediverse
+                && c.comment.status == CommentStatus::Published =>
         {
             let (plain, html) = replies::relayed_comment(&c);
             into_threads(
                 client,
                 ctx,
-                c.announcement_id,
+                c.comment.announcement_id,
                 &plain,
                 &html,
-                RelayTarget::Comment(c.id),
+                RelayTarget::Comment(c.comment.id),
             )
             .await
         }
         ActionKind::OfficialAnswer => {
-            let Some(answer) = bot_state::latest_answer(&ctx.app, c.id).await? else {
+            let Some(answer) = bot_state::latest_answer(&ctx.app, c.comment.id).await? else {
                 return Ok(Vec::new());
             };
             let (plain, html) = replies::relayed_answer(&c, &answer);
             let target = RelayTarget::Answer {
                 answer: answer.id,
-                comment: c.id,
+                comment: c.comment.id,
             };
-            into_threads(client, ctx, c.announcement_id, &plain, &html, target).await
+            into_threads(
+                client,
+                ctx,
+                c.comment.announcement_id,
+                &plain,
+                &html,
+                target,
+            )
+            .await
         }
         ActionKind::Hide | ActionKind::AuthorDelete => {
             for room_id in &ctx.rooms.public {
                 let Some(room) = room(client, room_id) else {
                     continue;
                 };
-                let relayed = bot_state::comment_events(&ctx.app, c.id, room_id.as_str()).await?;
+                let relayed =
+                    bot_state::comment_events(&ctx.app, c.comment.id, room_id.as_str()).await?;
                 // A hidden Matrix comment is the citizen's own message in the room.
-                let own = (c.network == Network::Matrix && step.action == ActionKind::Hide)
-                    .then(|| c.origin_id.clone());
+                let own = (c.comment.network == Network::Matrix && step.action == ActionKind::Hide)
+                    .then(|| c.comment.origin_id.clone());
                 for event in relayed.into_iter().chain(own) {
                     if let Ok(event_id) = <&EventId>::try_from(event.as_str())
                         && let Err(e) = room.redact(event_id, Some("Moderation"), None).await

@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::entities::{ActionKind, AnnouncementKind, CommentStatus, Network, comment};
 use crate::error::Result;
 use crate::markdown;
+use crate::services::export::CommentRow;
 use crate::services::transparency::AnswerView;
 use crate::store::comments::CommentFilter;
 use crate::store::relay::{self, RelayTarget};
@@ -28,54 +29,38 @@ pub struct RelayAnnouncement {
     pub retracted: bool,
 }
 
-/// A comment as moderators and the relay see it, author and decision included (the public's
-/// view, without them, is `transparency::CommentView`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A comment as moderators and the relay see it: the row `comments list --json` prints
+/// (author and decision included; the public's view, without them, is
+/// `transparency::CommentView`), and the author's handle.
+#[derive(Debug, Clone)]
 pub struct ModerationComment {
-    pub id: i64,
-    pub announcement_id: i64,
-    pub network: Network,
-    pub status: CommentStatus,
-    pub late: bool,
-    /// ActivityPub actor id or Matrix user id.
-    pub author_id: String,
-    /// The display name, else the author id.
-    pub author_name: String,
+    pub comment: CommentRow,
     /// `@user@instance` for fediverse authors we know, else the author id.
     pub author_handle: String,
-    pub author_domain: String,
-    /// The ActivityPub object id or Matrix event id.
-    pub origin_id: String,
-    /// Sanitised HTML; `None` after the author deleted it.
-    pub content_html: Option<String>,
-    pub rule_id: Option<String>,
-    pub reason: Option<String>,
 }
 
 impl ModerationComment {
+    /// The display name, else the author id.
+    pub fn author_name(&self) -> &str {
+        self.comment
+            .author_name
+            .as_deref()
+            .unwrap_or(&self.comment.author_id)
+    }
+
     /// The text without markup (empty after a deletion).
     pub fn plain_text(&self) -> String {
-        self.content_html
+        self.comment
+            .content
             .as_deref()
             .map(markdown::to_plain_text)
             .unwrap_or_default()
     }
 
-    fn of(c: comment::Model, handle: Option<String>) -> Self {
+    fn of(c: &comment::Model, handle: Option<String>) -> Self {
         Self {
-            author_name: c.author_name.clone().unwrap_or_else(|| c.author_id.clone()),
+            comment: CommentRow::from(c),
             author_handle: handle.unwrap_or_else(|| c.author_id.clone()),
-            id: c.id,
-            announcement_id: c.announcement_id,
-            network: c.network,
-            status: c.status,
-            late: c.late,
-            author_id: c.author_id,
-            author_domain: c.author_domain,
-            origin_id: c.origin_id,
-            content_html: c.content,
-            rule_id: c.rule_id,
-            reason: c.reason,
         }
     }
 }
@@ -232,7 +217,7 @@ pub async fn comment(app: &App, id: i64) -> Result<Option<ModerationComment>> {
             .map(|a| format!("@{}@{}", a.username, a.domain)),
         Network::Matrix => None,
     };
-    Ok(Some(ModerationComment::of(c, handle)))
+    Ok(Some(ModerationComment::of(&c, handle)))
 }
 
 /// The comment a Matrix event is, and whether `sender` wrote it.
@@ -269,7 +254,7 @@ pub async fn held_comments(app: &App, limit: u64) -> Result<Vec<ModerationCommen
     )
     .await?;
     Ok(rows
-        .into_iter()
+        .iter()
         .map(|c| ModerationComment::of(c, None))
         .collect())
 }
