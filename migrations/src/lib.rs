@@ -1,6 +1,11 @@
 //! The Rathaus schema as sea-orm migrations. Migrations name tables and columns as strings
 //! (via `Iden` enums local to each migration), never through entity types, so that old
 //! migrations keep compiling when the entities change.
+//!
+//! Every migration runs in a transaction, on SQLite as well as PostgreSQL (sea-orm-migration
+//! wraps only PostgreSQL's by default). Otherwise another connection of the pool can cache the
+//! schema between a `CREATE TABLE` and its `CREATE UNIQUE INDEX`, and an `ON CONFLICT` on that
+//! index then fails to prepare there ("does not match any PRIMARY KEY or UNIQUE constraint").
 
 pub use sea_orm_migration::prelude::*;
 

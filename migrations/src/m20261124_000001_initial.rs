@@ -65,6 +65,12 @@ fn index(
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In a transaction on SQLite too (see the crate doc): no pooled connection may see a
+    /// table without its indexes.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let tables = [
             Table::create()
