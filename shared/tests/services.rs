@@ -160,3 +160,96 @@ async fn runtime_rules_blocks_rate_limits_and_moderation() {
     })
     .await;
 }
+
+/// The bot's followers start at the newest row, record what a row was relayed as together
+/// with the cursor past it, and never read a corrupt cursor as 0.
+#[tokio::test]
+async fn matrix_followers_record_relays_with_their_cursor() {
+    use rathaus_shared::services::matrix;
+    use rathaus_shared::store::relay::RelayTarget;
+    use rathaus_shared::store::state::{self, Cursor};
+    for_each_store(|store| async move {
+        let app = App::with_store(default_config(), store).await.expect("app");
+        let first = announcements::announce(
+            &app,
+            Announce {
+                text: "Erste".into(),
+                author: "cli".into(),
+                ..Announce::default()
+            },
+        )
+        .await
+        .expect("announce")
+        .announcement
+        .id;
+        // First start: only what happens from now on.
+        let at = matrix::cursor(&app, Cursor::MatrixAnnouncements)
+            .await
+            .expect("cursor");
+        assert_eq!(at, first);
+        assert!(
+            matrix::announcements_after(&app, at)
+                .await
+                .expect("after")
+                .is_empty()
+        );
+        let second = announcements::announce(
+            &app,
+            Announce {
+                text: "Zweite".into(),
+                author: "cli".into(),
+                ..Announce::default()
+            },
+        )
+        .await
+        .expect("announce")
+        .announcement
+        .id;
+        let fresh = matrix::announcements_after(&app, at).await.expect("after");
+        assert_eq!(fresh.iter().map(|a| a.id).collect::<Vec<_>>(), [second]);
+
+        let events = [
+            (
+                "!a:hs".to_owned(),
+                "$a".to_owned(),
+                RelayTarget::Announcement(second),
+            ),
+            (
+                "!b:hs".to_owned(),
+                "$b".to_owned(),
+                RelayTarget::Announcement(second),
+            ),
+        ];
+        matrix::relayed(&app, Cursor::MatrixAnnouncements, second, &events)
+            .await
+            .expect("relayed");
+        assert_eq!(
+            matrix::cursor(&app, Cursor::MatrixAnnouncements)
+                .await
+                .expect("cursor"),
+            second
+        );
+        assert_eq!(
+            matrix::announcement_of_event(&app, "!b:hs", "$b")
+                .await
+                .expect("lookup"),
+            Some(second)
+        );
+        assert_eq!(
+            matrix::announcement_event(&app, second, "!a:hs")
+                .await
+                .expect("lookup"),
+            Some("$a".to_owned())
+        );
+
+        // A corrupt cursor stops the follower instead of starting over.
+        state::set(app.store.db(), "matrix.announcement_cursor", "", app.now())
+            .await
+            .expect("corrupt");
+        let err = matrix::cursor(&app, Cursor::MatrixAnnouncements)
+            .await
+            .expect_err("corrupt cursor");
+        assert!(matches!(err, rathaus_shared::Error::Corrupt(_)), "{err}");
+    })
+    .await;
+}
