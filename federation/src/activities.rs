@@ -443,15 +443,24 @@ impl ActorDocument {
             .and_then(|k| k.public_key_pem.as_deref())
     }
 
-    /// Looks like an actor (a key or an inbox), not a bare key document.
+    /// Looks like an actor (it has an inbox), not a bare key document.
     pub fn is_actor(&self) -> bool {
-        !self.public_key.is_empty() || self.inbox.is_some()
+        self.inbox.is_some()
+    }
+
+    /// True if one of its keys has exactly this id.
+    pub fn lists_key(&self, key_id: &str) -> bool {
+        self.public_key
+            .iter()
+            .any(|k| k.id.as_deref() == Some(key_id))
     }
 }
 
 /// A key served on its own (`CryptographicKey`), naming its actor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct KeyDocument {
+    #[serde(default, deserialize_with = "lenient")]
+    pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub owner: Option<String>,
     #[serde(default, deserialize_with = "lenient")]

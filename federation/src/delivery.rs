@@ -183,7 +183,7 @@ pub async fn send(state: &FedState, inbox: &str, body: bytes::Bytes) -> Attempt 
         Ok(u) => u,
         Err(e) => return Attempt::Final(format!("bad inbox URL: {e}")),
     };
-    if let Err(e) = state.client.check_url(&url) {
+    if let Err(e) = state.client.guard(&url).await {
         return Attempt::Final(e.to_string());
     }
     let headers = match state

@@ -20,6 +20,10 @@ pub enum Error {
     TooLarge(String),
     #[error("{0}")]
     Unprocessable(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    HeadersTooLarge(String),
     #[error("internal: {0}")]
     Internal(String),
     #[error("io: {0}")]
@@ -37,6 +41,8 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) | Error::Shared(S::NotFound(_)) => StatusCode::NOT_FOUND,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::Unprocessable(_) | Error::Shared(S::Invalid(_)) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

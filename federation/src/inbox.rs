@@ -1,8 +1,11 @@
-//! The inbox: every check that needs no network comes first (signature present, body size,
-//! digest, date window, JSON shape), then the sender's key is looked up (fetched once, signed,
-//! and refreshed when a signature fails), then the activity, read into the typed wire shapes
-//! of `activities`, is dispatched to a `shared` service. Bad input gets a 4xx with a reason
-//! and changes nothing.
+//! The inbox. Checks run cheapest first, and nothing is fetched before the request is known
+//! to be signed, for us, and about someone we could have to deal with (the order is recorded
+//! in ARCHITECTURE.md): the inbox exists, the body is ActivityPub JSON, a signature is
+//! present, the body fits, digest and date are right, the signature was made for our host,
+//! the JSON has an id, actor and type; a `Delete` from an actor we never saw ends here; then
+//! the sender's key is found (`senders`), the activity's actor must own it, and the activity,
+//! read into the typed wire shapes of `activities`, is dispatched to a `shared` service. Bad
+//! input gets a 4xx with a reason and changes nothing.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -10,7 +13,7 @@ use std::time::SystemTime;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -21,24 +24,20 @@ use rathaus_shared::services::{comments, follows};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::activities::{
-    Activity, ActorDocument, Created, Envelope, HasId, KeyDocument, Post, Ref,
-};
-use crate::client::FetchError;
+use crate::activities::{Activity, Created, Envelope, HasId, Post, Ref};
 use crate::error::{Error, Result};
-use crate::protocol::{depth, host_of, parse_actor};
+use crate::protocol::{depth, host_of, is_activity_json};
+use crate::senders;
 use crate::signatures::{self, SignatureError};
 use crate::state::FedState;
 
 /// Nesting deeper than this is no real activity.
 const MAX_DEPTH: usize = 32;
-/// A cached key is refetched after a failed verification only if it is older than this.
-const KEY_REFRESH_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 
 pub fn routes() -> Router<FedState> {
     Router::new()
-        .route("/inbox", post(inbox))
-        .route("/users/{name}/inbox", post(inbox))
+        .route("/inbox", post(shared_inbox))
+        .route("/users/{name}/inbox", post(actor_inbox))
 }
 
 fn accepted(note: &str) -> (StatusCode, Json<Value>) {
@@ -52,11 +51,40 @@ fn signature_error(e: SignatureError) -> Error {
     }
 }
 
-/// # POST /inbox, POST /users/{name}/inbox
-async fn inbox(State(state): State<FedState>, request: Request) -> Response {
+/// # POST /inbox
+async fn shared_inbox(State(state): State<FedState>, request: Request) -> Response {
     let response = handle_inbox(&state, request).await.into_response();
     state.app.metrics.inbox(response.status().as_u16());
     response
+}
+
+/// # POST /users/{name}/inbox
+/// Only our actor has an inbox: a signature for any other path is no good here.
+async fn actor_inbox(
+    State(state): State<FedState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    let response = if name == state.app.urls().username() {
+        handle_inbox(&state, request).await.into_response()
+    } else {
+        Error::NotFound(format!("there is no actor {name} here")).into_response()
+    };
+    state.app.metrics.inbox(response.status().as_u16());
+    response
+}
+
+/// `host[:port]` as a signed `Host` header may write it: lower case, and without the
+/// scheme's standard port.
+fn normal_host(host: &str, scheme: &str) -> String {
+    let host = host.trim().to_ascii_lowercase();
+    let standard = match scheme {
+        "https" => ":443",
+        _ => ":80",
+    };
+    host.strip_suffix(standard)
+        .map(str::to_owned)
+        .unwrap_or(host)
 }
 
 async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode, Json<Value>)> {
@@ -73,6 +101,14 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
                 v.push_str(value);
             })
             .or_insert_with(|| value.to_owned());
+    }
+    let content_type = headers.get("content-type").map(String::as_str);
+    if !content_type.is_some_and(|t| is_activity_json(t, true)) {
+        return Err(Error::UnsupportedMediaType(format!(
+            "the body must be application/activity+json, application/ld+json with the \
+             ActivityStreams profile, or application/json, not `{}`",
+            content_type.unwrap_or_default()
+        )));
     }
     // 401 before reading anything else: peers that knock with RFC 9421 first fall back to
     // draft-cavage on it, and unsigned requests never make us fetch anything.
@@ -107,6 +143,15 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
         SystemTime::now(),
     )
     .map_err(signature_error)?;
+    // A request signed for another server, replayed to us, is not ours to accept.
+    let public = &state.app.config.server.public_url;
+    let ours = normal_host(&state.app.config.public_host(), public.scheme());
+    if normal_host(&pending.host, public.scheme()) != ours {
+        return Err(Error::Unauthorized(format!(
+            "the signature was made for host `{}`, not for {ours}",
+            pending.host
+        )));
+    }
 
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::BadRequest(format!("the body is not JSON: {e}")))?;
@@ -135,21 +180,20 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
     }
     // Read now; a malformed activity is refused only after its sender is known, as always.
     let activity = Activity::deserialize(&value);
-    let deletes_itself = matches!(
-        &activity,
-        Ok(Activity::Delete(d)) if d.target() == Some(actor_id.as_str())
-    );
+    let app = &state.app;
+    // Deletes of actors we never saw arrive by the million when a server shuts down: nothing
+    // of theirs is stored here, so there is nothing to check, fetch or forget.
+    if matches!(activity, Ok(Activity::Delete(_)))
+        && remote::known_actor(app, &actor_id).await?.is_none()
+        && remote::actor_with_key(app, &pending.key_id)
+            .await?
+            .is_none()
+    {
+        return Ok(accepted("ignored: delete by an unknown actor"));
+    }
 
     // Whose key signed it?
-    let signer = match sender(state, &pending).await {
-        Ok(signer) => signer,
-        // An account deletion: the actor (and its key) is already gone at the origin. If we
-        // never knew it there is nothing to forget.
-        Err(Error::Unauthorized(_)) if deletes_itself => {
-            return Ok(accepted("ignored: unknown deleted actor"));
-        }
-        Err(e) => return Err(e),
-    };
+    let signer = senders::sender(state, &pending).await?;
     if signer.ap_id != actor_id {
         return Err(Error::Forbidden(format!(
             "the activity's actor is not the owner of key {}",
@@ -161,7 +205,6 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
             "the activity id is not on the actor's host".into(),
         ));
     }
-    let app = &state.app;
     if remote::already_handled(app, &activity_id).await? {
         return Ok(accepted("duplicate"));
     }
@@ -171,76 +214,6 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
     remote::mark_handled(app, &activity_id).await?;
     tracing::info!(kind = %kind, result, "inbox activity handled");
     Ok(accepted(result))
-}
-
-/// Finds the verified sender: the cached actor's key, else a signed fetch of the key's owner.
-async fn sender(
-    state: &FedState,
-    pending: &signatures::PendingSignature,
-) -> Result<RemoteActorData> {
-    let key_id = pending.key_id.as_str();
-    let actor_guess = key_id.split('#').next().unwrap_or(key_id);
-    if let Some(cached) = remote::known_actor(&state.app, actor_guess).await?
-        && let Some(pem) = &cached.actor.public_key_pem
-    {
-        if pending.verify(pem).is_ok() {
-            return Ok(cached.actor);
-        }
-        if state.app.now() - cached.fetched_at < KEY_REFRESH_AFTER {
-            return Err(Error::Unauthorized(
-                SignatureError::BadSignature.to_string(),
-            ));
-        }
-        // The sender may have rotated its key: fetch once more below.
-    }
-    let actor = fetch_key_owner(state, key_id).await?;
-    let pem = actor.public_key_pem.clone().ok_or_else(|| {
-        Error::Unauthorized(format!("no public key {key_id} in the actor document"))
-    })?;
-    pending.verify(&pem).map_err(signature_error)?;
-    remote::remember_actor(&state.app, actor.clone()).await?;
-    Ok(actor)
-}
-
-fn fetch_error(e: FetchError) -> Error {
-    Error::Unauthorized(format!("cannot verify the sender: {e}"))
-}
-
-/// Fetches the document behind a key id: an actor with that key, or a key with an owner.
-async fn fetch_key_owner(state: &FedState, key_id: &str) -> Result<RemoteActorData> {
-    let url = key_id.split('#').next().unwrap_or(key_id);
-    let doc = state
-        .client
-        .fetch_json(url, &state.fetch_signer)
-        .await
-        .map_err(fetch_error)?;
-    // A document of another shape is neither an actor nor a key.
-    let actor = ActorDocument::deserialize(&doc).unwrap_or_default();
-    let key = KeyDocument::deserialize(&doc).unwrap_or_default();
-    let (actor, from) = if actor.is_actor() {
-        (actor, url.to_owned())
-    } else if let Some(owner) = key.owner() {
-        if host_of(owner) != host_of(url) {
-            return Err(Error::Unauthorized(
-                "the key's owner is on another host".into(),
-            ));
-        }
-        let owner_doc = state
-            .client
-            .fetch_json(owner, &state.fetch_signer)
-            .await
-            .map_err(fetch_error)?;
-        (
-            ActorDocument::deserialize(&owner_doc).unwrap_or_default(),
-            owner.to_owned(),
-        )
-    } else {
-        return Err(Error::Unauthorized(format!(
-            "{url} is neither an actor nor a key"
-        )));
-    };
-    parse_actor(&actor, &from, Some(key_id))
-        .map_err(|reason| Error::Unauthorized(format!("cannot verify the sender: {reason}")))
 }
 
 /// Runs the use case for one verified activity. `raw` is the activity as received (a Follow
@@ -315,13 +288,9 @@ async fn dispatch(
                 return Ok("ignored update");
             };
             if updated.id() == Some(signer.ap_id.as_str()) {
-                // A profile or key change: keep the new document.
-                let fresh = parse_actor(&updated.actor, &signer.ap_id, None)
-                    .map_err(Error::Unprocessable)?;
-                let fresh = RemoteActorData {
-                    public_key_pem: fresh.public_key_pem.or(signer.public_key_pem.clone()),
-                    ..fresh
-                };
+                // A profile or key change. Only the actor's own server speaks for its key and
+                // inboxes: keep the document as fetched from its id, not the embedded copy.
+                let fresh = senders::refetch_actor(state, &signer).await?;
                 remote::remember_actor(app, fresh).await?;
                 return Ok("actor updated");
             }

@@ -14,6 +14,7 @@ mod opendata;
 pub mod pages;
 pub mod protocol;
 pub mod retention;
+mod senders;
 pub mod signatures;
 mod state;
 
@@ -35,7 +36,39 @@ pub fn router(state: FedState) -> Router {
         .merge(pages::routes())
         .merge(feeds::routes())
         .merge(opendata::routes())
+        .layer(axum::middleware::from_fn(limit_headers))
         .with_state(state)
+}
+
+/// No single header may be larger than this (name and value)...
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// ...and all of a request's headers together no larger than this.
+pub const MAX_HEADERS_BYTES: usize = 64 * 1024;
+
+/// Answers 431 to a request with oversized headers before any handler does work for it.
+async fn limit_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut total = 0;
+    for (name, value) in request.headers() {
+        let size = name.as_str().len() + value.len();
+        if size > MAX_HEADER_BYTES {
+            return Error::HeadersTooLarge(format!(
+                "the {name} header is larger than {MAX_HEADER_BYTES} bytes"
+            ))
+            .into_response();
+        }
+        total += size;
+    }
+    if total > MAX_HEADERS_BYTES {
+        return Error::HeadersTooLarge(format!(
+            "the headers are larger than {MAX_HEADERS_BYTES} bytes together"
+        ))
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.

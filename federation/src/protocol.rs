@@ -17,6 +17,47 @@ pub fn host_of(url: &str) -> Option<String> {
     })
 }
 
+/// Whether a `Content-Type` names ActivityPub JSON: `application/activity+json`, or
+/// `application/ld+json` with the ActivityStreams profile (Mastodon's rule since
+/// CVE-2024-23832). `plain_json_too` also admits `application/json`, which some servers POST.
+pub fn is_activity_json(content_type: &str, plain_json_too: bool) -> bool {
+    let mut parts = content_type.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or_default().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/activity+json" => true,
+        "application/json" => plain_json_too,
+        "application/ld+json" => parts.any(|p| {
+            let Some((name, value)) = p.split_once('=') else {
+                return false;
+            };
+            name.trim().eq_ignore_ascii_case("profile")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .any(|profile| profile == "https://www.w3.org/ns/activitystreams")
+        }),
+        _ => false,
+    }
+}
+
+/// The URL without its fragment: documents are compared by the URL they are served at.
+pub fn without_fragment(url: &str) -> &str {
+    url.split('#').next().unwrap_or(url)
+}
+
+/// True if `id` names the document at `url` (fragments aside; both must be URLs).
+pub fn same_document(id: &str, url: &str) -> bool {
+    match (Url::parse(id), Url::parse(url)) {
+        (Ok(mut a), Ok(mut b)) => {
+            a.set_fragment(None);
+            b.set_fragment(None);
+            a == b
+        }
+        _ => false,
+    }
+}
+
 /// Depth of nested arrays and objects; bounded to refuse pathological documents.
 pub fn depth(value: &Value) -> usize {
     match value {
@@ -60,6 +101,11 @@ pub fn parse_actor(
         inbox: inbox.to_owned(),
         shared_inbox,
         public_key_pem: doc.public_key_pem(key_id).map(str::to_owned),
+        key_id: doc
+            .public_key
+            .iter()
+            .find(|k| key_id.is_none_or(|id| k.id.as_deref() == Some(id)))
+            .and_then(|k| k.id.clone()),
     })
 }
 
@@ -76,6 +122,31 @@ mod tests {
             Some("localhost:8080")
         );
         assert_eq!(depth(&json!({"a": [{"b": 1}]})), 3);
+    }
+
+    #[test]
+    fn activitypub_media_types() {
+        for ok in [
+            "application/activity+json",
+            "Application/Activity+JSON; charset=utf-8",
+            "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+            "application/ld+json;profile=\"https://www.w3.org/ns/activitystreams https://w3id.org/security/v1\"",
+        ] {
+            assert!(is_activity_json(ok, false), "{ok}");
+        }
+        for bad in [
+            "",
+            "application/ld+json",
+            "application/ld+json; profile=\"https://example.com/other\"",
+            "text/plain",
+            "text/html; charset=utf-8",
+            "application/activity+jsonx",
+            "application/json",
+        ] {
+            assert!(!is_activity_json(bad, false), "{bad}");
+        }
+        assert!(is_activity_json("application/json; charset=utf-8", true));
+        assert!(!is_activity_json("text/plain", true));
     }
 
     #[test]

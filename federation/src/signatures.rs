@@ -28,7 +28,7 @@ pub enum SignatureError {
     Malformed(String),
     #[error("the signature does not cover {0}")]
     Uncovered(&'static str),
-    #[error("Digest header missing or not SHA-256")]
+    #[error("Digest header missing or neither SHA-256 nor SHA-512")]
     DigestMissing,
     #[error("body does not match the Digest header")]
     DigestMismatch,
@@ -46,6 +46,40 @@ pub enum SignatureError {
 pub fn digest_header(body: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
     format!("SHA-256={}", BASE64.encode(digest.as_ref()))
+}
+
+/// `SHA-512=<base64>` of a body (some servers send only this one).
+pub fn digest_header_sha512(body: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, body);
+    format!("SHA-512={}", BASE64.encode(digest.as_ref()))
+}
+
+/// Checks a `Digest` header (RFC 3230: comma-separated `algorithm=base64` pairs) against the
+/// body. Every SHA-256 and SHA-512 value present must match; others are ignored, and at least
+/// one of the two must be there.
+fn check_digest(header: &str, body: &[u8]) -> Result<(), SignatureError> {
+    let mut checked = false;
+    for part in header.split(',') {
+        let Some((algorithm, value)) = part.trim().split_once('=') else {
+            continue;
+        };
+        let ours = if algorithm.eq_ignore_ascii_case("SHA-256") {
+            digest_header(body)
+        } else if algorithm.eq_ignore_ascii_case("SHA-512") {
+            digest_header_sha512(body)
+        } else {
+            continue;
+        };
+        if ours[8..] != *value.trim() {
+            return Err(SignatureError::DigestMismatch);
+        }
+        checked = true;
+    }
+    if checked {
+        Ok(())
+    } else {
+        Err(SignatureError::DigestMissing)
+    }
 }
 
 fn cavage_config() -> Config {
@@ -113,21 +147,32 @@ impl Signer {
             headers.push(("digest", digest_header(body)));
             headers.push(("content-type", "application/activity+json".into()));
         }
+        let header = self.signature_header(method, &path, &headers)?;
+        headers.push(("signature", header));
+        Ok(headers)
+    }
+
+    /// The `Signature` header over exactly these headers (lower-case names) for a request to
+    /// `path_and_query`: [`Signer::sign`] without its choice of headers.
+    pub fn signature_header(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&'static str, String)],
+    ) -> Result<String, rathaus_shared::Error> {
         let map: BTreeMap<String, String> = headers
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
         let signed = cavage_config()
-            .begin_sign(&method.to_lowercase(), &path, map)
+            .begin_sign(&method.to_lowercase(), path_and_query, map)
             .map_err(|e| rathaus_shared::Error::Crypto(format!("signing string: {e}")))?
             .sign(self.key_id.clone(), |s| self.sign_bytes(s.as_bytes()))?;
-        let header = signed
+        Ok(signed
             .signature_header()
             // Mastodon and most servers expect rsa-sha256 to be named; hs2019 works too but
             // older Pleroma/Misskey versions only accept the explicit name.
-            .replace("algorithm=\"hs2019\"", "algorithm=\"rsa-sha256\"");
-        headers.push(("signature", header));
-        Ok(headers)
+            .replace("algorithm=\"hs2019\"", "algorithm=\"rsa-sha256\""))
     }
 }
 
@@ -135,6 +180,8 @@ impl Signer {
 #[derive(Debug)]
 pub struct PendingSignature {
     pub key_id: String,
+    /// The `host` value the signature covers: the server the request was made for.
+    pub host: String,
     signing_string: String,
     signature: String,
 }
@@ -162,15 +209,7 @@ pub fn begin_verify(
     }
     if let Some(body) = body {
         let claimed = headers.get("digest").ok_or(SignatureError::DigestMissing)?;
-        let ours = digest_header(body);
-        let sha256 = claimed
-            .split(',')
-            .map(str::trim)
-            .find(|part| part.len() > 8 && part[..8].eq_ignore_ascii_case("SHA-256="))
-            .ok_or(SignatureError::DigestMissing)?;
-        if sha256[8..] != ours[8..] {
-            return Err(SignatureError::DigestMismatch);
-        }
+        check_digest(claimed, body)?;
     }
     let unverified = cavage_config()
         .begin_verify(&method.to_lowercase(), path_and_query, headers.clone())
@@ -195,8 +234,17 @@ pub fn begin_verify(
     if body.is_some() && !covers("digest") {
         return Err(SignatureError::Uncovered("digest"));
     }
+    let host = signing_string
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("host")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
     Ok(PendingSignature {
         key_id: unverified.key_id().to_owned(),
+        host,
         signature: unverified.signature().to_owned(),
         signing_string,
     })
@@ -299,6 +347,33 @@ mod tests {
             begin_verify("POST", "/inbox", &map, Some(b"x"), now).expect_err("no digest"),
             SignatureError::DigestMissing
         );
+    }
+
+    #[test]
+    fn digests_sha256_and_sha512_are_checked_others_ignored() {
+        let body = b"{\"type\":\"Create\"}";
+        let (s256, s512) = (digest_header(body), digest_header_sha512(body));
+        assert_eq!(check_digest(&s256, body), Ok(()));
+        assert_eq!(check_digest(&s512, body), Ok(()));
+        assert_eq!(
+            check_digest(&format!("sha-512={}", &s512[8..]), body),
+            Ok(())
+        );
+        assert_eq!(check_digest(&format!("{s256},{s512}"), body), Ok(()));
+        assert_eq!(check_digest(&format!("MD5=abc, {s512}"), body), Ok(()));
+        assert_eq!(
+            check_digest(&digest_header_sha512(b"other"), body),
+            Err(SignatureError::DigestMismatch)
+        );
+        assert_eq!(
+            check_digest(&format!("{s256}, {}", digest_header_sha512(b"other")), body),
+            Err(SignatureError::DigestMismatch)
+        );
+        assert_eq!(
+            check_digest("MD5=abc", body),
+            Err(SignatureError::DigestMissing)
+        );
+        assert_eq!(check_digest("", body), Err(SignatureError::DigestMissing));
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! What every handler and the delivery worker share.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
 use rathaus_shared::App;
 
-use crate::client::HttpClient;
+use crate::client::{Egress, HttpClient};
+use crate::senders::KeyFetches;
 use crate::signatures::Signer;
 
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct FedState {
     pub signer: Signer,
     /// The instance actor: signs fetches.
     pub fetch_signer: Signer,
+    /// Recent fetches of senders' keys, so strangers cannot make us fetch at will.
+    pub key_fetches: Arc<KeyFetches>,
 }
 
 impl FedState {
@@ -25,8 +29,12 @@ impl FedState {
         let (actor, _) = app.ensure_local_actor().await?;
         let instance = app.instance_actor().await?;
         let fed = &app.config.federation;
+        let egress = Egress {
+            allow_private: fed.allow_private_addresses,
+            allowed_hosts: fed.allowed_private_hosts.clone(),
+        };
         let client = HttpClient::new(
-            fed.allow_private_addresses,
+            egress,
             Duration::from_secs(fed.request_timeout_seconds),
             fed.per_host_concurrency.max(1),
         )?;
@@ -34,6 +42,7 @@ impl FedState {
             signer: Signer::from_pem(&urls.key_id(), &actor.private_key_pem)?,
             fetch_signer: Signer::from_pem(&urls.instance_key_id(), &instance.private_key_pem)?,
             client,
+            key_fetches: Arc::default(),
             app,
         })
     }

@@ -51,6 +51,13 @@ pub fn arg(args: &[String], name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// The setting that lets Rathaus reach these loopback peers (`localhost:PORT`) and no other
+/// private address: `("RATHAUS_FEDERATION__ALLOWED_PRIVATE_HOSTS", "localhost:1,localhost:2")`.
+pub fn allow_peers(ports: &[u16]) -> (&'static str, String) {
+    let hosts: Vec<String> = ports.iter().map(|p| format!("localhost:{p}")).collect();
+    ("RATHAUS_FEDERATION__ALLOWED_PRIVATE_HOSTS", hosts.join(","))
+}
+
 /// A free TCP port on loopback (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -93,8 +100,8 @@ fn spawn(
             "RATHAUS_SERVER__PUBLIC_URL",
             format!("http://localhost:{port}"),
         )
-        // Peers in tests live on loopback.
-        .env("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")
+        // Peers in tests live on loopback: each test names the ones Rathaus may reach
+        // (`allow_peers`), so the guard against every other private address stays on.
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(stderr);
@@ -155,10 +162,7 @@ impl Rathaus {
     pub fn command(&self, args: &[&str]) -> Result<String> {
         let port = self.port.to_string();
         let public = format!("http://localhost:{port}");
-        let mut env = vec![
-            ("RATHAUS_SERVER__PUBLIC_URL", public.as_str()),
-            ("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
-        ];
+        let mut env = vec![("RATHAUS_SERVER__PUBLIC_URL", public.as_str())];
         env.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let (code, out, err) = run(&self.dir, args, &env)?;
         if code != 0 {
@@ -361,6 +365,17 @@ pub async fn post_signed(
     body: &serde_json::Value,
     signer: &rathaus_federation::signatures::Signer,
 ) -> Result<(u16, String)> {
+    post_signed_via(url, url, body, signer).await
+}
+
+/// Like [`post_signed`] for `url`, but connects to `address` (another process behind the
+/// same public URL, as a load balancer would): the request keeps `url`'s `Host`.
+pub async fn post_signed_via(
+    url: &str,
+    address: &str,
+    body: &serde_json::Value,
+    signer: &rathaus_federation::signatures::Signer,
+) -> Result<(u16, String)> {
     let body = body.to_string();
     let parsed = url::Url::parse(url)?;
     let headers = signer
@@ -371,11 +386,11 @@ pub async fn post_signed(
             std::time::SystemTime::now(),
         )
         .map_err(|e| anyhow::anyhow!("sign: {e}"))?;
-    let mut req = reqwest::Client::new().post(parsed).body(body);
+    let mut req = reqwest::Client::new()
+        .post(url::Url::parse(address)?)
+        .body(body);
     for (name, value) in headers {
-        if name != "host" {
-            req = req.header(name, value);
-        }
+        req = req.header(name, value);
     }
     let res = req.send().await?;
     Ok((res.status().as_u16(), res.text().await.unwrap_or_default()))
@@ -384,8 +399,12 @@ pub async fn post_signed(
 impl FedifyPeer {
     /// Starts a peer named `user` on a free port and waits until it answers.
     pub async fn start(user: &str, log_dir: &Path) -> Result<Self> {
+        Self::start_on(user, log_dir, free_port()).await
+    }
+
+    /// Starts a peer on `port` (chosen before Rathaus starts, to be named in `allow_peers`).
+    pub async fn start_on(user: &str, log_dir: &Path, port: u16) -> Result<Self> {
         ensure_fedify_installed()?;
-        let port = free_port();
         let log_path = log_dir.join(format!("fedify-{user}-{port}.log"));
         let child = Command::new("node")
             .arg("peer.mjs")

@@ -25,7 +25,10 @@ pub struct Received {
 
 #[derive(Debug, Default)]
 struct Inner {
-    documents: Mutex<HashMap<String, Value>>,
+    /// Path → (content type, body).
+    documents: Mutex<HashMap<String, (String, String)>>,
+    /// GET requests per path, served or not.
+    gets: Mutex<HashMap<String, usize>>,
     received: Mutex<Vec<Received>>,
     status: AtomicU16,
     delay_ms: AtomicU64,
@@ -69,13 +72,42 @@ impl Sink {
         format!("http://localhost:{}{path}", self.port)
     }
 
-    /// Serves `doc` at `path` for GET.
+    /// Serves `doc` at `path` for GET, as `application/activity+json`.
     pub fn put_document(&self, path: &str, doc: Value) {
+        self.put_raw(path, "application/activity+json", doc.to_string());
+    }
+
+    /// Serves `body` at `path` with this content type (an upload on a shared host, say).
+    pub fn put_raw(&self, path: &str, content_type: &str, body: String) {
         self.inner
             .documents
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(path.trim_start_matches('/').to_owned(), doc);
+            .insert(
+                path.trim_start_matches('/').to_owned(),
+                (content_type.to_owned(), body),
+            );
+    }
+
+    /// How many GET requests `path` has had.
+    pub fn gets(&self, path: &str) -> usize {
+        self.inner
+            .gets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path.trim_start_matches('/'))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// GET requests over all paths.
+    pub fn all_gets(&self) -> usize {
+        self.inner
+            .gets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .sum()
     }
 
     pub fn remove_document(&self, path: &str) {
@@ -109,6 +141,12 @@ impl Sink {
 }
 
 async fn document(State(inner): State<Arc<Inner>>, Path(path): Path<String>) -> impl IntoResponse {
+    *inner
+        .gets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(path.clone())
+        .or_default() += 1;
     let doc = inner
         .documents
         .lock()
@@ -116,12 +154,9 @@ async fn document(State(inner): State<Arc<Inner>>, Path(path): Path<String>) -> 
         .get(&path)
         .cloned();
     match doc {
-        Some(doc) => (
-            StatusCode::OK,
-            [("content-type", "application/activity+json")],
-            doc.to_string(),
-        )
-            .into_response(),
+        Some((content_type, body)) => {
+            (StatusCode::OK, [("content-type", content_type)], body).into_response()
+        }
         None => StatusCode::GONE.into_response(),
     }
 }

@@ -6,20 +6,27 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use rathaus_integration_tests::sink::Sink;
-use rathaus_integration_tests::{Rathaus, eventually, free_port, run};
+use rathaus_integration_tests::{Rathaus, allow_peers, eventually, free_port, run};
 use rathaus_shared::Store;
 use rathaus_shared::entities::JobStatus;
 use rathaus_shared::store::actors::{self, RemoteActorData};
 use rathaus_shared::store::delivery;
 
 /// Environment for a fast, observable queue.
-const QUEUE_ENV: &[(&str, &str)] = &[
-    ("RATHAUS_FEDERATION__DELIVERY_LEASE_SECONDS", "2"),
-    ("RATHAUS_FEDERATION__RETRY_MIN_SECONDS", "0"),
-    ("RATHAUS_FEDERATION__DELIVERY_CONCURRENCY", "16"),
-    ("RATHAUS_FEDERATION__PER_HOST_CONCURRENCY", "16"),
-    ("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
-];
+/// Fast retries and leases, and the loopback receivers on `ports` allowed.
+fn queue_env(ports: &[u16]) -> Vec<(&'static str, String)> {
+    vec![
+        ("RATHAUS_FEDERATION__DELIVERY_LEASE_SECONDS", "2".into()),
+        ("RATHAUS_FEDERATION__RETRY_MIN_SECONDS", "0".into()),
+        ("RATHAUS_FEDERATION__DELIVERY_CONCURRENCY", "16".into()),
+        ("RATHAUS_FEDERATION__PER_HOST_CONCURRENCY", "16".into()),
+        allow_peers(ports),
+    ]
+}
+
+fn as_env<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
 
 /// Creates the store in `dir` and adds followers with the given inboxes.
 async fn prepare(dir: &std::path::Path, inboxes: &[String]) -> Store {
@@ -38,6 +45,7 @@ async fn prepare(dir: &std::path::Path, inboxes: &[String]) -> Store {
                 inbox: inbox.clone(),
                 shared_inbox: None,
                 public_key_pem: None,
+                key_id: None,
             },
             rathaus_shared::store::now(),
         )
@@ -75,7 +83,8 @@ async fn a_killed_fan_out_completes_after_restart_with_bounded_duplicates() {
         .collect();
     let store = prepare(dir.path(), &inboxes).await;
 
-    let mut first = Rathaus::start(dir.path(), &["serve"], QUEUE_ENV).expect("start");
+    let env = queue_env(&[sink.port]);
+    let mut first = Rathaus::start(dir.path(), &["serve"], &as_env(&env)).expect("start");
     first.wait_ready().await.expect("ready");
     first
         .command(&["announce", "An alle: Probealarm am Mittwoch."])
@@ -99,7 +108,7 @@ async fn a_killed_fan_out_completes_after_restart_with_bounded_duplicates() {
         "the fan-out finished before the kill; nothing was tested"
     );
 
-    let mut second = Rathaus::start(dir.path(), &["serve"], QUEUE_ENV).expect("restart");
+    let mut second = Rathaus::start(dir.path(), &["serve"], &as_env(&env)).expect("restart");
     second.wait_ready().await.expect("ready again");
     eventually(Duration::from_secs(120), "every job to be done", || async {
         (count(&store, JobStatus::Done).await == FOLLOWERS as i64).then_some(())
@@ -144,7 +153,8 @@ async fn a_receiver_that_is_down_gets_the_activity_when_it_returns() {
         refusing.url("/inbox"),
     ];
     let store = prepare(dir.path(), &inboxes).await;
-    let mut rathaus = Rathaus::start(dir.path(), &["serve"], QUEUE_ENV).expect("start");
+    let env = queue_env(&[down_port, refusing.port]);
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &as_env(&env)).expect("start");
     rathaus.wait_ready().await.expect("ready");
     rathaus
         .command(&["announce", "Bürgersprechstunde am Freitag."])

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rathaus_integration_tests::{FedifyPeer, Rathaus, eventually};
+use rathaus_integration_tests::{FedifyPeer, Rathaus, allow_peers, eventually, free_port};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
 use rathaus_shared::store::{actors, comments};
@@ -29,9 +29,12 @@ async fn received(peer: &FedifyPeer, kind: &str, object_id: &str) -> Option<Valu
 #[tokio::test]
 async fn fedify_follows_receives_announcements_and_replies() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[]).expect("start rathaus");
+    let port = free_port();
+    let (allow, peers) = allow_peers(&[port]);
+    let mut rathaus =
+        Rathaus::start(dir.path(), &["serve"], &[(allow, &peers)]).expect("start rathaus");
     rathaus.wait_ready().await.expect("rathaus ready");
-    let peer = FedifyPeer::start("alice", dir.path())
+    let peer = FedifyPeer::start_on("alice", dir.path(), port)
         .await
         .expect("start fedify");
     let our_actor = rathaus.public("/users/rathaus");
@@ -193,9 +196,14 @@ fn list(rathaus: &Rathaus, status: &str) -> Vec<Value> {
 #[tokio::test]
 async fn held_replies_are_approved_answered_appealed_and_erased() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[]).expect("start rathaus");
+    let port = free_port();
+    let (allow, peers) = allow_peers(&[port]);
+    let mut rathaus =
+        Rathaus::start(dir.path(), &["serve"], &[(allow, &peers)]).expect("start rathaus");
     rathaus.wait_ready().await.expect("ready");
-    let peer = FedifyPeer::start("bea", dir.path()).await.expect("fedify");
+    let peer = FedifyPeer::start_on("bea", dir.path(), port)
+        .await
+        .expect("fedify");
     let our_actor = rathaus.public("/users/rathaus");
     let out = rathaus
         .command(&[

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use rathaus_federation::signatures::{self, Signer};
 use rathaus_integration_tests::sink::Sink;
-use rathaus_integration_tests::{Rathaus, eventually, mastodon_fixture};
+use rathaus_integration_tests::{Rathaus, allow_peers, eventually, mastodon_fixture};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
 use rathaus_shared::store::actors;
@@ -34,10 +34,15 @@ fn fixture(name: &str, sink: &Sink, rathaus: &Rathaus) -> Value {
 /// A Rathaus with one announcement (id 1) and a "Mastodon" host serving Ursula's actor.
 async fn world() -> World {
     let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::start().await.expect("sink");
+    let (allow, peers) = allow_peers(&[sink.port]);
     let mut rathaus = Rathaus::start(
         dir.path(),
         &["serve"],
-        &[("RATHAUS_FEDERATION__MAX_INBOX_BYTES", "65536")],
+        &[
+            ("RATHAUS_FEDERATION__MAX_INBOX_BYTES", "65536"),
+            (allow, &peers),
+        ],
     )
     .expect("start");
     rathaus.wait_ready().await.expect("ready");
@@ -51,7 +56,6 @@ async fn world() -> World {
         .expect("announce");
     assert!(out.starts_with("1\t"), "{out}");
 
-    let sink = Sink::start().await.expect("sink");
     let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
     let mut actor = fixture("actor.json", &sink, &rathaus);
     actor["publicKey"]["publicKeyPem"] = Value::from(keys.public_pem.clone());

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rathaus_federation::signatures::Signer;
 use rathaus_integration_tests::browser::{self, PageCheck};
 use rathaus_integration_tests::sink::Sink;
-use rathaus_integration_tests::{Rathaus, eventually, mastodon_fixture, post_signed};
+use rathaus_integration_tests::{Rathaus, allow_peers, eventually, mastodon_fixture, post_signed};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
 use rathaus_shared::store::comments;
@@ -87,10 +87,13 @@ async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, HashMap<String, Strin
 #[tokio::test]
 async fn public_pages_feeds_and_open_data() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::start().await.expect("sink");
+    let (allow, peers) = allow_peers(&[sink.port]);
     let mut rathaus = Rathaus::start(
         dir.path(),
         &["serve"],
         &[
+            (allow, &peers),
             ("RATHAUS_SITE__NAME", "Stadt Musterstadt"),
             (
                 "RATHAUS_SITE__ACCESSIBILITY_CONTACT",
@@ -128,7 +131,6 @@ async fn public_pages_feeds_and_open_data() {
         .command(&["announce", "Das Bürgerbüro ist am Freitag geschlossen."])
         .expect("announce 2");
 
-    let sink = Sink::start().await.expect("sink");
     let ursula = person(&sink, &rathaus, "ursula", "Ursula Beispiel");
     let mallory = person(&sink, &rathaus, "mallory", EVIL_NAME);
     let erin = person(&sink, &rathaus, "erin", "Erin Löschmich");

@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use rathaus_federation::signatures::Signer;
 use rathaus_integration_tests::matrix::{BOT, Synapse, Town};
 use rathaus_integration_tests::sink::Sink;
-use rathaus_integration_tests::{PgSchema, Rathaus, eventually, post_signed};
+use rathaus_integration_tests::{PgSchema, Rathaus, allow_peers, eventually, post_signed_via};
 use rathaus_shared::Store;
 use rathaus_shared::store::announcements;
 use serde_json::{Value, json};
@@ -67,9 +67,13 @@ async fn two_processes_share_the_work_and_hand_over_the_matrix_loop() {
     let config_b = town
         .config(&synapse, &dir_b, credential, "")
         .expect("config");
+    // The followers' server, named as the one private host the workers may deliver to.
+    let sink = Sink::start().await.expect("sink");
+    let (allow, peers) = allow_peers(&[sink.port]);
     let env = [
         ("RATHAUS_DATABASE__URL", pg.url.as_str()),
         ("RATHAUS_METRICS__TOKEN", TOKEN),
+        (allow, peers.as_str()),
     ];
     let mut a = Rathaus::start(&dir_a, &["--config", &config_a, "serve"], &env).expect("a");
     a.wait_ready().await.expect("a ready");
@@ -86,6 +90,7 @@ async fn two_processes_share_the_work_and_hand_over_the_matrix_loop() {
         ("RATHAUS_DATABASE__URL", pg.url.as_str()),
         ("RATHAUS_METRICS__TOKEN", TOKEN),
         ("RATHAUS_SERVER__PUBLIC_URL", public.as_str()),
+        (allow, peers.as_str()),
     ];
     let mut b = Rathaus::start(&dir_b, &["--config", &config_b, "serve"], &env_b).expect("b");
     b.wait_ready().await.expect("b ready");
@@ -115,8 +120,8 @@ async fn two_processes_share_the_work_and_hand_over_the_matrix_loop() {
     let lag = sample(&text_a, "rathaus_matrix_sync_lag_seconds");
     assert!((0.0..60.0).contains(&lag), "A syncs: lag {lag}");
 
-    // Followers arrive through B's inbox; each has its own inbox on the sink.
-    let sink = Sink::start().await.expect("sink");
+    // Followers arrive through both inboxes (behind one public URL, as a load balancer
+    // forwards them); each has its own inbox on the sink.
     for i in 0..FOLLOWERS {
         let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
         let actor = sink.url(&format!("/users/f{i}"));
@@ -137,9 +142,14 @@ async fn two_processes_share_the_work_and_hand_over_the_matrix_loop() {
             "object": format!("{public}/users/rathaus"),
         });
         let target = if i % 2 == 0 { &b } else { &a };
-        let (status, body) = post_signed(&target.url("/users/rathaus/inbox"), &follow, &signer)
-            .await
-            .expect("follow");
+        let (status, body) = post_signed_via(
+            &format!("{public}/users/rathaus/inbox"),
+            &target.url("/users/rathaus/inbox"),
+            &follow,
+            &signer,
+        )
+        .await
+        .expect("follow");
         assert_eq!(status, 202, "{body}\n{}", target.log());
     }
 

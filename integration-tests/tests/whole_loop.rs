@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use rathaus_integration_tests::matrix::{BOT, Synapse, Town};
-use rathaus_integration_tests::{FedifyPeer, Rathaus, eventually};
+use rathaus_integration_tests::{FedifyPeer, Rathaus, eventually, free_port};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
 use rathaus_shared::store::comments;
@@ -34,12 +34,13 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
 
     // The bot logs in with an access token here (the other tests use its password).
     let bot_token = synapse.login("rathaus").await.expect("bot token").token;
+    let peer_port = free_port();
     let config = town
         .config(
             &synapse,
             dir.path(),
             &format!("access_token = \"{bot_token}\""),
-            "",
+            &format!("\n[federation]\nallowed_private_hosts = [\"localhost:{peer_port}\"]\n"),
         )
         .expect("config");
     let rathaus = Rathaus::start_with_bot(dir.path(), &config)
@@ -47,7 +48,7 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         .expect("start");
 
     // A fediverse follower on an independent implementation.
-    let peer = FedifyPeer::start("carla", dir.path())
+    let peer = FedifyPeer::start_on("carla", dir.path(), peer_port)
         .await
         .expect("fedify");
     let our_actor = rathaus.public("/users/rathaus");

@@ -298,6 +298,11 @@ pub enum ActorKind {
 #[serde(deny_unknown_fields)]
 pub struct FederationConfig {
     pub allow_private_addresses: bool,
+    /// `host[:port]` that may be fetched from and delivered to although they resolve to
+    /// private addresses (a city's own internal Mastodon). A host without a port means its
+    /// standard port (80/443). Every other private address stays refused.
+    #[serde(with = "host_list")]
+    pub allowed_private_hosts: Vec<AllowedHost>,
     /// Deliveries in flight at once, over all hosts.
     pub delivery_concurrency: usize,
     /// Deliveries in flight at once to one host.
@@ -619,6 +624,106 @@ mod time_zone {
     }
 }
 
+/// One entry of `federation.allowed_private_hosts`: a lower-case host name or IP literal and,
+/// if given, a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl AllowedHost {
+    /// True if `url` names this host (and this port, or the scheme's standard one).
+    pub fn matches(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case(&self.host)
+            && match self.port {
+                Some(port) => url.port_or_known_default() == Some(port),
+                None => url.port().is_none(),
+            }
+    }
+}
+
+impl std::str::FromStr for AllowedHost {
+    type Err = String;
+
+    fn from_str(raw: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("`{raw}` is not a host or host:port");
+        let url = Url::parse(&format!("http://{}/", raw.trim())).map_err(|_| bad())?;
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(bad)?;
+        if url.path() != "/" || !url.username().is_empty() || raw.contains(['/', '@', '?', '#']) {
+            return Err(bad());
+        }
+        // `url` drops the default port 80; keep what was written.
+        let port = match url.port() {
+            Some(port) => Some(port),
+            None if raw.trim().ends_with(":80") => Some(80),
+            None => None,
+        };
+        Ok(Self {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for AllowedHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(port) => write!(f, "{host}:{port}"),
+            None => f.write_str(&host),
+        }
+    }
+}
+
+/// A TOML list of strings, or one string with entries separated by commas or spaces (the
+/// environment's form: `RATHAUS_FEDERATION__ALLOWED_PRIVATE_HOSTS=intern.example:8443`).
+mod host_list {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Vec<AllowedHost>, D::Error> {
+        let entries = match Raw::deserialize(d)? {
+            Raw::One(text) => text
+                .split([',', ' '])
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Raw::Many(list) => list,
+        };
+        entries
+            .iter()
+            .map(|e| e.parse().map_err(serde::de::Error::custom))
+            .collect()
+    }
+
+    pub fn serialize<S: Serializer>(
+        value: &[AllowedHost],
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(value.iter().map(ToString::to_string))
+    }
+}
+
 mod optional_url {
     use super::*;
 
@@ -769,6 +874,75 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/rathaus"));
         assert!(c.federation.allow_private_addresses);
         assert_eq!(c.public_host(), "rathaus.example");
+    }
+
+    #[test]
+    fn allowed_private_hosts_come_as_a_list_or_one_string() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "[federation]\nallowed_private_hosts = [\"Mastodon.Intern.example\", \"10.1.2.3:8443\", \"[fd00::1]:80\"]\n",
+        );
+        let c = Config::load_from(Some(&path), &[]).expect("load");
+        let hosts: Vec<String> = c
+            .federation
+            .allowed_private_hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            hosts,
+            ["mastodon.intern.example", "10.1.2.3:8443", "[fd00::1]:80"]
+        );
+        let [intern, ip, v6] = &c.federation.allowed_private_hosts[..] else {
+            panic!("three hosts");
+        };
+        let url = |u: &str| Url::parse(u).expect("url");
+        assert!(intern.matches(&url("https://mastodon.intern.example/users/a")));
+        assert!(intern.matches(&url("http://MASTODON.intern.example:80/x")));
+        assert!(!intern.matches(&url("https://mastodon.intern.example:6379/")));
+        assert!(!intern.matches(&url("https://other.intern.example/")));
+        assert!(ip.matches(&url("https://10.1.2.3:8443/inbox")));
+        assert!(!ip.matches(&url("https://10.1.2.3/inbox")));
+        assert!(v6.matches(&url("http://[fd00::1]/inbox")));
+
+        let c = Config::load_from(
+            None,
+            &env(&[(
+                "RATHAUS_FEDERATION__ALLOWED_PRIVATE_HOSTS",
+                "localhost:4000, localhost:4001",
+            )]),
+        )
+        .expect("load");
+        assert_eq!(c.federation.allowed_private_hosts.len(), 2);
+        assert_eq!(c.federation.allowed_private_hosts[1].port, Some(4001));
+        // The printed configuration loads again.
+        let printed = toml::to_string(&c).expect("print");
+        assert!(
+            printed.contains("allowed_private_hosts = [\"localhost:4000\", \"localhost:4001\"]"),
+            "{printed}"
+        );
+
+        for bad in [
+            "http://x.example",
+            "x.example/inbox",
+            "user@x.example",
+            "x.example:99999",
+            "",
+        ] {
+            let err = Config::load_from(
+                None,
+                &env(&[(
+                    "RATHAUS_FEDERATION__ALLOWED_PRIVATE_HOSTS",
+                    &format!("[\"{bad}\"]"),
+                )]),
+            )
+            .expect_err(bad);
+            assert!(
+                err.to_string().contains("allowed_private_hosts"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

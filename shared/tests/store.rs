@@ -33,6 +33,7 @@ fn remote(n: u32, shared_inbox: Option<&str>) -> RemoteActorData {
         inbox: format!("https://social{n}.example/users/u{n}/inbox"),
         shared_inbox: shared_inbox.map(str::to_owned),
         public_key_pem: None,
+        key_id: None,
     }
 }
 

@@ -194,6 +194,7 @@ async fn main() -> Result<()> {
                 inbox: sink.url(&format!("/users/u{i}/inbox")),
                 shared_inbox: None,
                 public_key_pem: Some(keys.public_pem.clone()),
+                key_id: None,
             },
             rathaus_shared::store::now(),
         )
@@ -251,6 +252,8 @@ async fn main() -> Result<()> {
         ("RATHAUS_POLICY__AUTHOR_BURST", "1000"),
         ("RATHAUS_POLICY__INSTANCE_BURST", "100000"),
         ("RUST_LOG", "warn,rathaus=info"),
+        // Twenty loopback hosts on ports chosen as they start: a load tool, not a test.
+        ("RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
     ];
     let arg_refs: Vec<&str> = rathaus_args.iter().map(String::as_str).collect();
     let mut rathaus = Rathaus::start(&dir, &arg_refs, &env)?;
@@ -287,7 +290,7 @@ async fn main() -> Result<()> {
     let attempts = Arc::new(AtomicU64::new(0));
     let replier = {
         let (stop, accepted, attempts) = (stop.clone(), accepted.clone(), attempts.clone());
-        let inbox = rathaus.url("/inbox");
+        let inbox = rathaus.public("/inbox");
         let note = note.clone();
         tokio::spawn(async move {
             let mut n = 0u64;

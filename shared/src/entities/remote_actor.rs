@@ -14,6 +14,8 @@ pub struct Model {
     pub inbox: String,
     pub shared_inbox: Option<String>,
     pub public_key_pem: Option<String>,
+    /// The `keyId` whose key `public_key_pem` is.
+    pub key_id: Option<String>,
     pub fetched_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
 }

@@ -21,21 +21,34 @@ pub struct KnownActor {
 pub async fn known_actor(app: &App, ap_id: &str) -> Result<Option<KnownActor>> {
     Ok(actors::remote_actor_by_ap_id(app.store.db(), ap_id)
         .await?
-        .map(|m| KnownActor {
-            actor: RemoteActorData {
-                ap_id: m.ap_id,
-                username: m.username,
-                domain: m.domain,
-                display_name: m.display_name,
-                inbox: m.inbox,
-                shared_inbox: m.shared_inbox,
-                public_key_pem: m.public_key_pem,
-            },
-            fetched_at: m.fetched_at,
-        }))
+        .map(known))
 }
 
-/// Stores a freshly fetched (or updated) actor document.
+/// The stored actor whose key a signature's `keyId` names, if any.
+pub async fn actor_with_key(app: &App, key_id: &str) -> Result<Option<KnownActor>> {
+    Ok(actors::remote_actor_by_key_id(app.store.db(), key_id)
+        .await?
+        .map(known))
+}
+
+fn known(m: crate::entities::remote_actor::Model) -> KnownActor {
+    KnownActor {
+        actor: RemoteActorData {
+            ap_id: m.ap_id,
+            username: m.username,
+            domain: m.domain,
+            display_name: m.display_name,
+            inbox: m.inbox,
+            shared_inbox: m.shared_inbox,
+            public_key_pem: m.public_key_pem,
+            key_id: m.key_id,
+        },
+        fetched_at: m.fetched_at,
+    }
+}
+
+/// Stores an actor document fetched from the actor's own id (never one that arrived inside
+/// an activity: only the actor's server speaks for its key and inboxes).
 pub async fn remember_actor(app: &App, actor: RemoteActorData) -> Result<()> {
     actors::upsert_remote_actor(app.store.db(), actor, app.now()).await?;
     Ok(())

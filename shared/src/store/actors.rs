@@ -60,6 +60,8 @@ pub struct RemoteActorData {
     pub inbox: String,
     pub shared_inbox: Option<String>,
     pub public_key_pem: Option<String>,
+    /// The `keyId` of `public_key_pem`, as signatures name it.
+    pub key_id: Option<String>,
 }
 
 /// Inserts or refreshes a remote actor by its id.
@@ -78,6 +80,7 @@ pub async fn upsert_remote_actor<C: ConnectionTrait>(
         inbox: Set(data.inbox),
         shared_inbox: Set(data.shared_inbox),
         public_key_pem: Set(data.public_key_pem),
+        key_id: Set(data.key_id),
         fetched_at: Set(now),
         created_at: Set(now),
     })
@@ -90,6 +93,7 @@ pub async fn upsert_remote_actor<C: ConnectionTrait>(
                 C_::Inbox,
                 C_::SharedInbox,
                 C_::PublicKeyPem,
+                C_::KeyId,
                 C_::FetchedAt,
             ])
             .to_owned(),
@@ -107,6 +111,27 @@ pub async fn remote_actor_by_ap_id<C: ConnectionTrait>(
 ) -> Result<Option<remote_actor::Model>> {
     Ok(remote_actor::Entity::find()
         .filter(remote_actor::Column::ApId.eq(ap_id))
+        .one(db)
+        .await?)
+}
+
+/// The actor whose stored key has this `keyId`; for actors stored before key ids were kept,
+/// the actor whose id is the `keyId` without its fragment.
+pub async fn remote_actor_by_key_id<C: ConnectionTrait>(
+    db: &C,
+    key_id: &str,
+) -> Result<Option<remote_actor::Model>> {
+    if let Some(actor) = remote_actor::Entity::find()
+        .filter(remote_actor::Column::KeyId.eq(key_id))
+        .one(db)
+        .await?
+    {
+        return Ok(Some(actor));
+    }
+    let actor_id = key_id.split('#').next().unwrap_or(key_id);
+    Ok(remote_actor::Entity::find()
+        .filter(remote_actor::Column::ApId.eq(actor_id))
+        .filter(remote_actor::Column::KeyId.is_null())
         .one(db)
         .await?)
 }
