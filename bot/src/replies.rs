@@ -25,6 +25,7 @@ pub fn status_word(status: CommentStatus) -> &'static str {
         CommentStatus::Rejected => "abgelehnt",
         CommentStatus::Hidden => "verborgen",
         CommentStatus::Deleted => "gelöscht",
+        CommentStatus::Private => "nicht öffentlich (Privatnachricht)",
     }
 }
 
@@ -236,6 +237,34 @@ Regel {}: {}
         c.comment.reason.as_deref().unwrap_or(""),
         c.comment.id,
         c.comment.id
+    )
+}
+
+/// An author's edit, for the moderators: what it said before, what it says now, and what
+/// became of it. The moderation room is private; the public log shows no texts.
+pub fn edit_notice(c: &ModerationComment, before: Option<&str>) -> String {
+    format!(
+        "Bearbeitet: Kommentar {} von {} ({}) zu Bekanntmachung {} ist jetzt {}.
+Vorher: „{}“
+Jetzt: „{}“{}",
+        c.comment.id,
+        c.author_name(),
+        network_label(c.comment.network),
+        c.comment.announcement_id,
+        status_word(c.comment.status),
+        before.unwrap_or(""),
+        c.plain_text(),
+        if c.comment.status == CommentStatus::Pending {
+            format!(
+                "\nRegel {}: {}\n✅ freigeben · ❌ ablehnen (als Reaktion) — oder !freigeben {} / !ablehnen {}",
+                c.comment.rule_id.as_deref().unwrap_or("-"),
+                c.comment.reason.as_deref().unwrap_or(""),
+                c.comment.id,
+                c.comment.id
+            )
+        } else {
+            String::new()
+        }
     )
 }
 

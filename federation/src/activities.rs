@@ -323,6 +323,21 @@ impl Post {
         self.types.iter().any(|t| POST_TYPES.contains(&t.as_str()))
     }
 
+    /// Addressed to the public: `as:Public` in `to` (public) or `cc` (Mastodon's unlisted),
+    /// in any of the forms JSON-LD allows. Direct and followers-only posts are not.
+    pub fn is_public(&self) -> bool {
+        self.to
+            .iter()
+            .chain(self.cc.iter())
+            .filter_map(Ref::id)
+            .any(|id| {
+                matches!(
+                    id,
+                    "https://www.w3.org/ns/activitystreams#Public" | "as:Public" | "Public"
+                )
+            })
+    }
+
     /// The language, when the server declares exactly one (`contentMap` with one key).
     pub fn language(&self) -> Option<&str> {
         let map = self.content_map.as_ref()?;

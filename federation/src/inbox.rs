@@ -374,6 +374,8 @@ fn reply_of(
         content_html: content.to_owned(),
         language: post.language().map(str::to_owned),
         created_at: published.min(now),
+        received_at: now,
+        public: post.is_public(),
         privileged: false,
     }))
 }

@@ -21,6 +21,8 @@ fn reply(n: u32, note: &str, at: DateTime<Utc>) -> Submission {
         content_html: "<p>Mehr Bäume, bitte.</p>".into(),
         language: Some("de".into()),
         created_at: at,
+        received_at: at,
+        public: true,
         privileged: false,
     }
 }

@@ -23,6 +23,8 @@ fn submission(n: u32, author: &str, domain: &str, text: &str, note: &str) -> Sub
         content_html: format!("<p>{text}</p>"),
         language: Some("de".into()),
         created_at: Utc::now(),
+        received_at: Utc::now(),
+        public: true,
         privileged: false,
     }
 }

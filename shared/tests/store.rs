@@ -85,7 +85,9 @@ async fn migrations_run_up_down_and_up_again() {
             vec![
                 "m20261124_000001_initial".to_owned(),
                 "m20261125_000001_comment_language".to_owned(),
-                "m20261203_000001_matrix_relay".to_owned()
+                "m20261203_000001_matrix_relay".to_owned(),
+                "m20261203_000002_remote_actor_key".to_owned(),
+                "m20261203_000004_comment_revision".to_owned(),
             ],
             "{}",
             ts.backend

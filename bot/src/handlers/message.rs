@@ -158,6 +158,9 @@ async fn on_citizen_message(
             // Matrix messages do not declare their language.
             language: None,
             created_at: created,
+            received_at: ctx.app.now(),
+            // Public rooms only: every message there is public.
+            public: true,
             privileged: ctx.is_staff(&ev.sender),
         },
     )

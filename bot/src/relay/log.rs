@@ -6,7 +6,7 @@ use matrix_sdk::Client;
 use matrix_sdk::ruma::EventId;
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use rathaus_shared::domain::{ActionKind, CommentStatus, Network};
-use rathaus_shared::services::matrix::{self as bot_state, LogStep};
+use rathaus_shared::services::matrix::{self as bot_state, LogStep, ModerationComment};
 use rathaus_shared::store::relay::RelayTarget;
 use rathaus_shared::store::state::Cursor;
 use tokio::sync::watch;
@@ -105,26 +105,66 @@ async fn on_step(client: &Client, ctx: &BotCtx, step: &LogStep) -> Result<Vec<Re
             )
             .await
         }
-        ActionKind::Hide | ActionKind::AuthorDelete => {
-            for room_id in &ctx.rooms.public {
-                let Some(room) = room(client, room_id) else {
-                    continue;
-                };
-                let relayed =
-                    bot_state::comment_events(&ctx.app, c.comment.id, room_id.as_str()).await?;
-                // A hidden Matrix comment is the citizen's own message in the room.
-                let own = (c.comment.network == Network::Matrix && step.action == ActionKind::Hide)
-                    .then(|| c.comment.origin_id.clone());
-                for event in relayed.into_iter().chain(own) {
-                    if let Ok(event_id) = <&EventId>::try_from(event.as_str())
-                        && let Err(e) = room.redact(event_id, Some("Moderation"), None).await
-                    {
-                        tracing::warn!(error = %e, "removing a relayed comment failed (the bot may lack the power level)");
-                    }
-                }
+        ActionKind::Edit
+        | ActionKind::EditPending
+        | ActionKind::EditPublished
+        | ActionKind::EditRejected => {
+            if step.action == ActionKind::EditPending {
+                // Held again after the edit: its copies leave the public rooms.
+                remove_copies(client, ctx, &c, false).await?;
             }
+            let Some(room) = ctx
+                .rooms
+                .moderation
+                .as_ref()
+                .and_then(|id| room(client, id))
+            else {
+                return Ok(Vec::new());
+            };
+            let before = bot_state::previous_text(&ctx.app, c.comment.id).await?;
+            let sent = room
+                .send(RoomMessageEventContent::notice_plain(replies::edit_notice(
+                    &c,
+                    before.as_deref(),
+                )))
+                .await?;
+            Ok(vec![(
+                room.room_id().to_string(),
+                sent.response.event_id.to_string(),
+                RelayTarget::Notice(c.comment.id),
+            )])
+        }
+        ActionKind::Hide | ActionKind::AuthorDelete => {
+            remove_copies(client, ctx, &c, step.action == ActionKind::Hide).await?;
             Ok(Vec::new())
         }
         _ => Ok(Vec::new()),
     }
+}
+
+/// Redacts a comment's relayed copies from the public rooms, and with `own` a Matrix
+/// comment's own message too.
+async fn remove_copies(
+    client: &Client,
+    ctx: &BotCtx,
+    c: &ModerationComment,
+    own: bool,
+) -> Result<(), Error> {
+    for room_id in &ctx.rooms.public {
+        let Some(room) = room(client, room_id) else {
+            continue;
+        };
+        let relayed = bot_state::comment_events(&ctx.app, c.comment.id, room_id.as_str()).await?;
+        // A hidden Matrix comment is the citizen's own message in the room.
+        let own =
+            (c.comment.network == Network::Matrix && own).then(|| c.comment.origin_id.clone());
+        for event in relayed.into_iter().chain(own) {
+            if let Ok(event_id) = <&EventId>::try_from(event.as_str())
+                && let Err(e) = room.redact(event_id, Some("Moderation"), None).await
+            {
+                tracing::warn!(error = %e, "removing a relayed comment failed (the bot may lack the power level)");
+            }
+        }
+    }
+    Ok(())
 }

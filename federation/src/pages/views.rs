@@ -413,6 +413,7 @@ pub fn action_label(lang: Lang, action: ActionKind) -> &'static str {
             "edited, held for review",
         ),
         ActionKind::EditRejected => ("bearbeitet, abgelehnt", "edited, rejected"),
+        ActionKind::Edit => ("bearbeitet", "edited"),
         ActionKind::Block => ("Sperre eingerichtet", "block added"),
         ActionKind::Unblock => ("Sperre aufgehoben", "block lifted"),
         ActionKind::BlockImport => ("Sperrliste eingelesen", "block list imported"),
@@ -492,6 +493,7 @@ fn status_label(lang: Lang, status: &str) -> &'static str {
         Ok(CommentStatus::Rejected) => lang.t("abgelehnt", "rejected"),
         Ok(CommentStatus::Hidden) => lang.t("verborgen", "hidden"),
         Ok(CommentStatus::Deleted) => lang.t("gelöscht", "deleted"),
+        Ok(CommentStatus::Private) => lang.t("nicht öffentlich", "not public"),
         Err(_) => lang.t("unbekannt", "unknown"),
     }
 }

@@ -4,6 +4,7 @@
 pub mod announcement;
 pub mod block;
 pub mod comment;
+pub mod comment_revision;
 pub mod consultation;
 pub mod delivery_job;
 pub mod follower;
@@ -43,7 +44,9 @@ pub enum Network {
     Matrix,
 }
 
-/// A comment's moderation state. `Deleted` keeps only that a comment existed.
+/// A comment's moderation state. `Deleted` keeps only that a comment existed. `Private` is a
+/// reply that was not addressed to the public (direct or followers-only): it never becomes
+/// part of the public record and no moderator can publish it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +61,8 @@ pub enum CommentStatus {
     Hidden,
     #[sea_orm(string_value = "deleted")]
     Deleted,
+    #[sea_orm(string_value = "private")]
+    Private,
 }
 
 impl CommentStatus {
@@ -68,6 +73,7 @@ impl CommentStatus {
             Self::Rejected => "rejected",
             Self::Hidden => "hidden",
             Self::Deleted => "deleted",
+            Self::Private => "private",
         }
     }
 }
@@ -81,8 +87,9 @@ impl std::str::FromStr for CommentStatus {
             "rejected" => Ok(Self::Rejected),
             "hidden" => Ok(Self::Hidden),
             "deleted" => Ok(Self::Deleted),
+            "private" => Ok(Self::Private),
             other => Err(format!(
-                "unknown status `{other}` (pending, published, rejected, hidden, deleted)"
+                "unknown status `{other}` (pending, published, rejected, hidden, deleted, private)"
             )),
         }
     }
@@ -153,6 +160,9 @@ pub enum ActionKind {
     EditPending,
     #[sea_orm(string_value = "edit_rejected")]
     EditRejected,
+    /// An author's edit that left the comment's status as it was.
+    #[sea_orm(string_value = "edit")]
+    Edit,
     #[sea_orm(string_value = "block")]
     Block,
     #[sea_orm(string_value = "unblock")]
@@ -180,6 +190,7 @@ impl ActionKind {
             Self::EditPublished => "edit_published",
             Self::EditPending => "edit_pending",
             Self::EditRejected => "edit_rejected",
+            Self::Edit => "edit",
             Self::Block => "block",
             Self::Unblock => "unblock",
             Self::BlockImport => "block_import",
@@ -193,9 +204,10 @@ impl ActionKind {
         match status {
             CommentStatus::Published => Self::EditPublished,
             CommentStatus::Rejected => Self::EditRejected,
-            CommentStatus::Pending | CommentStatus::Hidden | CommentStatus::Deleted => {
-                Self::EditPending
-            }
+            CommentStatus::Pending
+            | CommentStatus::Hidden
+            | CommentStatus::Deleted
+            | CommentStatus::Private => Self::EditPending,
         }
     }
 

@@ -36,7 +36,13 @@ pub struct Submission {
     pub content_html: String,
     /// The language the author's server declared (a BCP 47 tag), if any.
     pub language: Option<String>,
+    /// The time the sender claims (`published`, `origin_server_ts`): shown, never trusted.
     pub created_at: DateTime<Utc>,
+    /// When Rathaus received it: rate limits and lateness are judged by this time only.
+    pub received_at: DateTime<Utc>,
+    /// Addressed to the public (`as:Public` in `to` or `cc`; every message in a public Matrix
+    /// room). Anything else never becomes part of the public record.
+    pub public: bool,
     /// Moderators and the press office are never rate-limited.
     pub privileged: bool,
 }
@@ -97,19 +103,22 @@ async fn thread_of(app: &App, in_reply_to: &str) -> Result<Option<Thread>> {
     by_comment(urls.notice_id(in_reply_to), true).await
 }
 
-/// The author's record for the policy.
+/// The author's record for the policy. `except` is a comment whose own texts (current and
+/// earlier) are left out: an edit is no duplicate of the text it replaces.
 async fn history<C: ConnectionTrait>(
     db: &C,
     author_id: &str,
     domain: &str,
+    except: Option<i64>,
 ) -> Result<AuthorHistory> {
     let published = comment::Entity::find()
         .filter(comment::Column::AuthorId.eq(author_id))
         .filter(comment::Column::Status.eq(CommentStatus::Published))
         .count(db)
         .await?;
-    let recent: Vec<Option<String>> = comment::Entity::find()
+    let recent: Vec<(i64, Option<String>)> = comment::Entity::find()
         .select_only()
+        .column(comment::Column::Id)
         .column(comment::Column::Content)
         .filter(comment::Column::AuthorId.eq(author_id))
         .order_by_desc(comment::Column::Id)
@@ -117,12 +126,18 @@ async fn history<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
+    // Texts an author edited away still count: editing a comment does not free its text for
+    // a duplicate.
+    let earlier = comments::recent_revisions_by_author(db, author_id, 20).await?;
+    let texts = recent
+        .into_iter()
+        .filter_map(|(id, text)| text.map(|t| (id, t)))
+        .chain(earlier);
     Ok(AuthorHistory {
         published: u32::try_from(published).unwrap_or(u32::MAX),
-        recent: recent
-            .into_iter()
-            .flatten()
-            .map(|html| policy::fingerprint(&markdown::to_plain_text(&html)))
+        recent: texts
+            .filter(|(id, _)| Some(*id) != except)
+            .map(|(_, html)| policy::fingerprint(&markdown::to_plain_text(&html)))
             .collect(),
         blocked_user: blocks::is_blocked(db, BlockKind::User, author_id).await?,
         blocked_domain: blocks::is_blocked(db, BlockKind::Domain, domain).await?,
@@ -165,9 +180,15 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
     if view.announcement.retracted_at.is_some() {
         return Ok(SubmitOutcome::NotForUs);
     }
-    let event_time = s.created_at.min(now);
+    // Our time, not the sender's: a `published` in the past neither dodges the rate limits
+    // nor makes a late reply count. The claimed time is only shown (never after arrival).
+    let received = s.received_at.min(now);
+    let event_time = s.created_at.min(received);
     // Replies after a consultation closed are kept but not counted.
-    let late = view.consultation.is_some() && !view.is_open(event_time);
+    let late = view.consultation.is_some() && !view.is_open(received);
+    if !s.public {
+        return keep_private(app, s, &thread, event_time, received, late).await;
+    }
     let (content, plain) = match s.network {
         Network::Fediverse => {
             let html = markdown::sanitize(&s.content_html);
@@ -185,19 +206,19 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
             reason: Some("Bitte um Prüfung / Request for review".into()),
         }
     } else {
-        let hist = history(db, &s.author_id, &s.author_domain).await?;
+        let hist = history(db, &s.author_id, &s.author_domain, None).await?;
         let input = CommentInput {
             text: &plain,
             author_id: &s.author_id,
             author_domain: &s.author_domain,
-            created_at: event_time,
+            created_at: received,
         };
         let mut d = policy::evaluate(&app.policy(), &input, &hist, now);
         if !s.privileged
             && let Some(limited) =
                 app.policy
                     .limits
-                    .check(&s.author_id, &s.author_domain, s.created_at, now)
+                    .check(&s.author_id, &s.author_domain, received, received)
         {
             d = d.stricter(limited);
         }
@@ -225,7 +246,7 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
             reason: decision.reason.clone(),
             created_at: event_time,
         },
-        now,
+        received,
     )
     .await?;
     let c = match inserted {
@@ -289,6 +310,69 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
         decision.rule_id.as_deref(),
     );
     tracing::info!(comment = c.id, announcement = c.announcement_id, network = ?c.network, outcome = ?decision.outcome, rule = ?decision.rule_id, late, "comment received");
+    Ok(SubmitOutcome::Stored(c))
+}
+
+/// Told to the author of a reply that was not addressed to the public.
+const PRIVATE_REPLY_NOTICE: &str = "<p>Ihre Antwort war nicht öffentlich adressiert. In einer Beteiligung zählen nur öffentliche Antworten: Ihre Nachricht wird nicht veröffentlicht und nicht berücksichtigt. Antworten Sie bitte öffentlich (oder „nicht gelistet“), wenn Ihr Beitrag zählen soll.</p><p>Your reply was not addressed to the public. Only public replies count in a consultation: your message is not published and not counted. Please reply publicly (or unlisted) if you want it to count.</p>";
+
+/// A direct or followers-only reply: kept as `Private` (never public, never counted, never
+/// logged in the public moderation log, no moderator can publish it), and its author is told
+/// that only public replies count.
+async fn keep_private(
+    app: &App,
+    s: Submission,
+    thread: &Thread,
+    event_time: DateTime<Utc>,
+    received: DateTime<Utc>,
+    late: bool,
+) -> Result<SubmitOutcome> {
+    let content = match s.network {
+        Network::Fediverse => markdown::sanitize(&s.content_html),
+        Network::Matrix => s.content_html.clone(),
+    };
+    let txn = app.store.db().begin().await?;
+    let inserted = comments::insert_comment(
+        &txn,
+        NewComment {
+            announcement_id: thread.announcement_id,
+            parent_comment_id: thread.parent,
+            network: s.network,
+            origin_id: s.origin_id,
+            origin_url: s.origin_url,
+            author_id: s.author_id,
+            author_name: s.author_name,
+            author_domain: s.author_domain,
+            content,
+            language: s.language.filter(|l| is_language_tag(l)),
+            status: CommentStatus::Private,
+            late,
+            rule_id: Some("private-reply".into()),
+            rule_version: Some(1),
+            reason: Some("nicht öffentlich adressiert / not addressed to the public".into()),
+            created_at: event_time,
+        },
+        received,
+    )
+    .await?;
+    let c = match inserted {
+        Inserted::New(c) => c,
+        Inserted::Existing(c) => {
+            txn.rollback().await?;
+            return Ok(SubmitOutcome::Duplicate(c));
+        }
+    };
+    let queued = c.network == Network::Fediverse
+        && notify_author(app, &txn, &c, PRIVATE_REPLY_NOTICE, app.now()).await?;
+    txn.commit().await?;
+    if queued {
+        app.wake_delivery();
+    }
+    tracing::info!(
+        comment = c.id,
+        announcement = c.announcement_id,
+        "private reply kept out of the public record"
+    );
     Ok(SubmitOutcome::Stored(c))
 }
 
@@ -375,6 +459,11 @@ pub async fn moderate(
             "comment {comment_id} was deleted by its author"
         )));
     }
+    if c.status == CommentStatus::Private {
+        return Err(Error::Invalid(format!(
+            "comment {comment_id} is a private message, not a public reply: it cannot be published or moderated"
+        )));
+    }
     if c.status == target {
         return Err(Error::Invalid(format!(
             "comment {comment_id} is already {}",
@@ -429,6 +518,12 @@ pub async fn answer(
     if c.status == CommentStatus::Deleted {
         return Err(Error::Invalid(format!(
             "comment {comment_id} was deleted by its author"
+        )));
+    }
+    if c.status == CommentStatus::Private {
+        // A public answer would make public that this person wrote to us.
+        return Err(Error::Invalid(format!(
+            "comment {comment_id} is a private message: it cannot be answered publicly"
         )));
     }
     let now = app.now();
@@ -491,7 +586,19 @@ pub async fn answer(
     Ok(answer)
 }
 
-/// An author's edit: the policy runs again on the new text.
+/// The status after an author's edit: an edit can keep or tighten, never loosen. What a
+/// moderator decided (rejected, hidden) stands; a held comment stays held until a moderator
+/// acts; a published comment whose new text breaks a rule is held for review.
+pub fn status_after_edit(current: CommentStatus, decision: Outcome) -> CommentStatus {
+    match (current, decision) {
+        (CommentStatus::Published, Outcome::Publish) => CommentStatus::Published,
+        (CommentStatus::Published, Outcome::Hold | Outcome::Reject) => CommentStatus::Pending,
+        (other, _) => other,
+    }
+}
+
+/// An author's edit: the policy runs again on the new text, the old text is kept for the
+/// moderators, and the result can only keep or tighten the comment's status.
 pub async fn edit_comment(
     app: &App,
     origin_id: &str,
@@ -505,6 +612,9 @@ pub async fn edit_comment(
     if !comments::written_by(db, &c, author_id).await? {
         return Err(Error::Invalid("only the author may edit a comment".into()));
     }
+    if c.status == CommentStatus::Deleted {
+        return Ok(Some(c));
+    }
     let (content, plain) = match c.network {
         Network::Fediverse => {
             let html = markdown::sanitize(content_html);
@@ -513,13 +623,11 @@ pub async fn edit_comment(
         }
         Network::Matrix => (content_html.to_owned(), content_html.to_owned()),
     };
-    let now = app.now();
-    let mut hist = history(db, &c.author_id, &c.author_domain).await?;
-    // The comment's own earlier text is not a duplicate of itself.
-    if let Some(old) = &c.content {
-        let fp = policy::fingerprint(&markdown::to_plain_text(old));
-        hist.recent.retain(|r| *r != fp);
+    if c.content.as_deref() == Some(content.as_str()) {
+        return Ok(Some(c));
     }
+    let now = app.now();
+    let mut hist = history(db, &c.author_id, &c.author_domain, Some(c.id)).await?;
     if c.status == CommentStatus::Published {
         hist.published = hist.published.saturating_sub(1);
     }
@@ -534,42 +642,56 @@ pub async fn edit_comment(
         &hist,
         now,
     );
+    let status = status_after_edit(c.status, decision.outcome);
+    // An edit after the consultation closed is late, like a reply would be.
+    let closed = match announcements::get_announcement(db, c.announcement_id).await? {
+        Some(view) => view.consultation.is_some() && !view.is_open(now),
+        None => false,
+    };
     let txn = db.begin().await?;
+    if let Some(old) = c.content.clone() {
+        comments::insert_revision(&txn, c.id, old, now).await?;
+    }
     comments::update_comment_content(&txn, c.id, content, now).await?;
-    // A moderator's hide or approval stands; otherwise the new text gets a new decision.
-    let automatic = matches!(
-        c.status,
-        CommentStatus::Published | CommentStatus::Pending | CommentStatus::Rejected
-    );
-    let updated = if automatic && status_of(decision.outcome) != c.status {
+    if closed && !c.late {
+        comments::mark_late(&txn, c.id, now).await?;
+    }
+    let tightened = status != c.status;
+    if tightened {
         let rule = decision.rule_id.clone().zip(decision.rule_version);
-        let updated = comments::set_comment_status(
-            &txn,
-            c.id,
-            status_of(decision.outcome),
-            rule,
-            decision.reason.clone(),
-            now,
-        )
-        .await?;
+        comments::set_comment_status(&txn, c.id, status, rule, decision.reason.clone(), now)
+            .await?;
+    }
+    // Private replies stay out of the public log, edits included.
+    if c.status != CommentStatus::Private {
         moderation::log_action(
             &txn,
             NewAction {
                 comment_id: Some(c.id),
-                action: ActionKind::edit(status_of(decision.outcome)),
-                actor: "policy".into(),
-                rule_id: decision.rule_id,
-                rule_version: decision.rule_version,
-                reason: decision.reason,
+                action: if tightened {
+                    ActionKind::edit(status)
+                } else {
+                    ActionKind::Edit
+                },
+                actor: "author".into(),
+                rule_id: tightened.then(|| decision.rule_id.clone()).flatten(),
+                rule_version: tightened.then_some(decision.rule_version).flatten(),
+                reason: tightened.then(|| decision.reason.clone()).flatten(),
             },
             now,
         )
         .await?;
-        updated
-    } else {
-        comments::get_comment(&txn, c.id).await?.unwrap_or(c)
-    };
+    }
+    let updated = comments::get_comment(&txn, c.id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {}", c.id)))?;
     txn.commit().await?;
+    tracing::info!(
+        comment = c.id,
+        status = status.as_str(),
+        late = updated.late,
+        "comment edited by its author"
+    );
     Ok(Some(updated))
 }
 

@@ -206,6 +206,14 @@ pub async fn notice_comment(app: &App, event_id: &str) -> Result<Option<i64>> {
 }
 
 /// A comment by id, with its author's handle.
+/// A comment's text before its latest edit, without markup (for the moderation room).
+pub async fn previous_text(app: &App, comment_id: i64) -> Result<Option<String>> {
+    Ok(comments::revisions(app.store.db(), comment_id)
+        .await?
+        .pop()
+        .map(|r| markdown::to_plain_text(&r.content)))
+}
+
 pub async fn comment(app: &App, id: i64) -> Result<Option<ModerationComment>> {
     let db = app.store.db();
     let Some(c) = comments::get_comment(db, id).await? else {
@@ -290,6 +298,8 @@ pub async fn comment_counts(app: &App, announcement: Option<i64>) -> Result<Comm
             CommentStatus::Rejected => n.rejected += 1,
             CommentStatus::Hidden => n.hidden += 1,
             CommentStatus::Deleted => n.deleted += 1,
+            // Not among the facts: private replies are no part of any count.
+            CommentStatus::Private => {}
         }
         match c.network {
             Network::Fediverse => n.fediverse += 1,

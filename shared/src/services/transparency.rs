@@ -138,6 +138,8 @@ impl Counts {
                 CommentStatus::Pending => c.held += 1,
                 CommentStatus::Rejected | CommentStatus::Hidden => c.removed += 1,
                 CommentStatus::Deleted => c.deleted_by_author += 1,
+                // Not among the facts: private replies are no part of any count.
+                CommentStatus::Private => {}
             }
         }
         c

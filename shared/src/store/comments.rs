@@ -8,7 +8,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::entities::{CommentStatus, Network, comment, official_answer};
+use crate::entities::{CommentStatus, Network, comment, comment_revision, official_answer};
 use crate::error::{Error, Result};
 
 /// A comment as it arrives, with the policy decision already made.
@@ -196,8 +196,10 @@ pub async fn list_comments<C: ConnectionTrait>(
     if let Some(id) = filter.announcement_id {
         query = query.filter(comment::Column::AnnouncementId.eq(id));
     }
-    if let Some(status) = filter.status {
-        query = query.filter(comment::Column::Status.eq(status));
+    match filter.status {
+        Some(status) => query = query.filter(comment::Column::Status.eq(status)),
+        // Private replies only when asked for by name: no listing shows them by accident.
+        None => query = query.filter(comment::Column::Status.ne(CommentStatus::Private)),
     }
     if let Some(author) = &filter.author_id {
         query = query.filter(comment::Column::AuthorId.eq(author.as_str()));
@@ -258,6 +260,76 @@ pub async fn update_comment_content<C: ConnectionTrait>(
     Ok(model.update(db).await?)
 }
 
+/// Marks a comment as arrived (or edited) after its consultation closed.
+pub async fn mark_late<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<()> {
+    comment::Entity::update_many()
+        .col_expr(comment::Column::Late, sea_orm::sea_query::Expr::value(true))
+        .col_expr(
+            comment::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(comment::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Keeps a comment's text as it was before an edit.
+pub async fn insert_revision<C: ConnectionTrait>(
+    db: &C,
+    comment_id: i64,
+    content: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    comment_revision::ActiveModel {
+        id: NotSet,
+        comment_id: Set(comment_id),
+        content: Set(content),
+        replaced_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// A comment's earlier texts, oldest first.
+pub async fn revisions<C: ConnectionTrait>(
+    db: &C,
+    comment_id: i64,
+) -> Result<Vec<comment_revision::Model>> {
+    Ok(comment_revision::Entity::find()
+        .filter(comment_revision::Column::CommentId.eq(comment_id))
+        .order_by_asc(comment_revision::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The latest earlier texts of an author's comments (newest first), for the duplicate rule.
+pub async fn recent_revisions_by_author<C: ConnectionTrait>(
+    db: &C,
+    author_id: &str,
+    limit: u64,
+) -> Result<Vec<(i64, String)>> {
+    Ok(comment_revision::Entity::find()
+        .select_only()
+        .column(comment_revision::Column::CommentId)
+        .column(comment_revision::Column::Content)
+        .filter(
+            comment_revision::Column::CommentId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(comment::Column::Id)
+                    .from(comment::Entity)
+                    .and_where(comment::Column::AuthorId.eq(author_id))
+                    .to_owned(),
+            ),
+        )
+        .order_by_desc(comment_revision::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Erasure after the author deleted: the text and the author's name go, that it existed stays.
 pub async fn erase_comment<C: ConnectionTrait>(
     db: &C,
@@ -267,6 +339,10 @@ pub async fn erase_comment<C: ConnectionTrait>(
     let found = get_comment(db, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("comment {id}")))?;
+    comment_revision::Entity::delete_many()
+        .filter(comment_revision::Column::CommentId.eq(id))
+        .exec(db)
+        .await?;
     let mut model = found.into_active_model();
     model.content = Set(None);
     model.author_name = Set(None);
@@ -358,6 +434,8 @@ pub async fn comment_facts<C: ConnectionTrait>(
     if let Some(id) = announcement_id {
         query = query.filter(comment::Column::AnnouncementId.eq(id));
     }
+    // Private replies are no part of any count or statistic.
+    query = query.filter(comment::Column::Status.ne(CommentStatus::Private));
     let rows: Vec<(i64, Network, CommentStatus, bool, DateTime<Utc>)> =
         query.into_tuple().all(db).await?;
     Ok(rows
