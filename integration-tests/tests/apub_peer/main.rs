@@ -1,0 +1,124 @@
+//! Interop with a second independent implementation: a peer built on `activitypub_federation`
+//! (the library Lemmy uses) follows the town hall and gets the Accept and an announcement
+//! through the crate's verifying inbox; its reply, sent through the crate's signing send path,
+//! becomes a comment that is edited and erased as the author edits and deletes it.
+
+mod peer;
+
+use std::time::Duration;
+
+use peer::ApubPeer;
+use rathaus_integration_tests::{Rathaus, eventually, free_port};
+use rathaus_shared::Store;
+use rathaus_shared::entities::CommentStatus;
+use rathaus_shared::store::{actors, comments};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// What to show when a step times out: why the peer refused requests, and Rathaus's log.
+fn report(rathaus: &Rathaus, peer: &ApubPeer) -> String {
+    format!(
+        "peer refused: {:?}\nrathaus: {}",
+        peer.refused(),
+        rathaus.log()
+    )
+}
+
+/// Several threads, so the peer keeps answering Rathaus while the test waits on a command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activitypub_federation_peer_follows_and_replies() {
+    // The peer's port is fixed before Rathaus starts, so it can be allowed as a private host.
+    let peer_port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[]).expect("start rathaus");
+    rathaus.wait_ready().await.expect("rathaus ready");
+    let peer = ApubPeer::start(peer_port, "lena")
+        .await
+        .expect("start the peer");
+    let our_actor = rathaus.public("/users/rathaus");
+
+    // Follow → a signed Accept, verified by the crate.
+    let follow = peer.follow(&our_actor).await.expect("follow");
+    eventually(WAIT, "the Accept in the peer's inbox", || async {
+        peer.accepted().contains(&follow).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
+    let db = Store::connect(&rathaus.sqlite_url(), 1)
+        .await
+        .expect("open the store");
+    assert_eq!(actors::count_followers(db.db()).await.expect("count"), 1);
+
+    // An announcement reaches the peer as Create{Note}, verified by the crate.
+    let out = rathaus
+        .command(&[
+            "announce",
+            "--title",
+            "Spielstraße Lindenweg",
+            "Der Lindenweg wird **Spielstraße**.",
+        ])
+        .expect("announce");
+    let mut fields = out.trim().split('\t');
+    let id = fields.next().expect("id").to_owned();
+    let note_id = rathaus.public(&format!("/announcements/{id}"));
+    assert_eq!(fields.nth(1), Some(note_id.as_str()), "{out}");
+    let note = eventually(WAIT, "the Create in the peer's inbox", || async {
+        peer.note(&note_id)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
+    assert!(
+        note.content.contains("<strong>Spielstraße</strong>"),
+        "{note:?}"
+    );
+    assert_eq!(note.attributed_to.inner().as_str(), our_actor);
+
+    // The peer replies; the crate signs it; Rathaus stores it as a comment.
+    let reply = peer
+        .reply(&note_id, "<p>Bitte mit Sitzbänken!</p>")
+        .await
+        .expect("reply");
+    let comment = eventually(WAIT, "the reply to be stored", || async {
+        comments::comment_by_origin(db.db(), reply.as_str())
+            .await
+            .ok()
+            .flatten()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
+    assert_eq!(comment.announcement_id.to_string(), id);
+    assert_eq!(
+        comment.content.as_deref(),
+        Some("<p>Bitte mit Sitzbänken!</p>")
+    );
+    assert_eq!(comment.author_id, peer.actor_id().as_str());
+    assert_eq!(comment.author_domain, format!("localhost:{peer_port}"));
+    assert_eq!(comment.status, CommentStatus::Published);
+
+    // The author edits, then deletes: the text follows, then is erased.
+    peer.edit(&reply, "<p>Bitte mit Sitzbänken und Schatten!</p>")
+        .await
+        .expect("edit");
+    eventually(WAIT, "the edit to be stored", || async {
+        let c = comments::comment_by_origin(db.db(), reply.as_str())
+            .await
+            .ok()
+            .flatten()?;
+        (c.content.as_deref() == Some("<p>Bitte mit Sitzbänken und Schatten!</p>")).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
+    peer.delete(&reply).await.expect("delete");
+    let erased = eventually(WAIT, "the deletion to erase the text", || async {
+        let c = comments::comment_by_origin(db.db(), reply.as_str())
+            .await
+            .ok()
+            .flatten()?;
+        (c.status == CommentStatus::Deleted).then_some(c)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
+    assert_eq!((erased.content, erased.author_name), (None, None));
+    assert!(peer.refused().is_empty(), "{}", report(&rathaus, &peer));
+    db.close().await.expect("close");
+}
