@@ -5,13 +5,15 @@
 
 mod peer;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use peer::ApubPeer;
+use rathaus_federation::signatures::{Signer, digest_header};
 use rathaus_integration_tests::{Rathaus, eventually, free_port};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
 use rathaus_shared::store::{actors, comments};
+use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -24,9 +26,50 @@ fn report(rathaus: &Rathaus, peer: &ApubPeer) -> String {
     )
 }
 
+/// A Create of a Note as Rathaus would send it, with ids of the test's own.
+fn create(rathaus: &Rathaus, name: &str, content: &str) -> Value {
+    let public = "https://www.w3.org/ns/activitystreams#Public";
+    let actor = rathaus.public("/users/rathaus");
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": rathaus.public(&format!("/test/{name}/activity")),
+        "type": "Create",
+        "actor": actor,
+        "to": [public],
+        "object": {
+            "id": rathaus.public(&format!("/test/{name}")),
+            "type": "Note",
+            "attributedTo": actor,
+            "content": content,
+            "to": [public],
+        },
+    })
+}
+
+/// Posts `body` to `url` with `headers` (the `Host` reqwest derives from the URL); the status.
+async fn post(url: &str, body: &Value, headers: &[(&str, String)]) -> u16 {
+    let mut req = reqwest::Client::new().post(url).body(body.to_string());
+    for (name, value) in headers.iter().filter(|(name, _)| *name != "host") {
+        req = req.header(*name, value);
+    }
+    req.send()
+        .await
+        .expect("post to the peer")
+        .status()
+        .as_u16()
+}
+
 /// Several threads, so the peer keeps answering Rathaus while the test waits on a command.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activitypub_federation_peer_follows_and_replies() {
+    // The crate logs a refused delivery only at DEBUG, and reports it as sent: shown on failure.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            "activitypub_federation=info,activitypub_federation::activity_sending=debug",
+        )
+        .with_ansi(false)
+        .with_test_writer()
+        .try_init();
     // The peer's port is fixed before Rathaus starts, so it can be allowed as a private host.
     let peer_port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -72,6 +115,50 @@ async fn activitypub_federation_peer_follows_and_replies() {
         "{note:?}"
     );
     assert_eq!(note.attributed_to.inner().as_str(), our_actor);
+
+    // The crate's inbox really checks. Control: signed with Rathaus's own key, accepted. The
+    // same signature over a swapped body (which the axum inbox took up to beta.11) and a body
+    // with its right Digest but no signature are refused with 401 and leave nothing behind.
+    let key = actors::local_actor(db.db(), "rathaus")
+        .await
+        .expect("query")
+        .expect("our actor");
+    let signer =
+        Signer::from_pem(&format!("{our_actor}#main-key"), &key.private_key_pem).expect("signer");
+    let inbox = peer.inbox().clone();
+    let sign = |body: &Value| {
+        signer
+            .sign(
+                "POST",
+                &inbox,
+                Some(body.to_string().as_bytes()),
+                SystemTime::now(),
+            )
+            .expect("sign")
+    };
+    let control = create(&rathaus, "control", "<p>echt</p>");
+    assert_eq!(post(inbox.as_str(), &control, &sign(&control)).await, 202);
+    let control_id = control["object"]["id"].as_str().expect("id");
+    assert_eq!(
+        peer.note(control_id).map(|n| n.content).as_deref(),
+        Some("<p>echt</p>")
+    );
+    let swapped = create(&rathaus, "swapped", "<p>gefälscht</p>");
+    assert_eq!(post(inbox.as_str(), &swapped, &sign(&control)).await, 401);
+    let unsigned = create(&rathaus, "unsigned", "<p>unsigniert</p>");
+    let digest = vec![
+        ("digest", digest_header(unsigned.to_string().as_bytes())),
+        ("content-type", "application/activity+json".to_owned()),
+    ];
+    assert_eq!(post(inbox.as_str(), &unsigned, &digest).await, 401);
+    for forged in [&swapped, &unsigned] {
+        let id = forged["object"]["id"].as_str().expect("id");
+        assert!(peer.note(id).is_none(), "{id} was taken");
+    }
+    let refused = peer.refused();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0].contains("invalid digest"), "{refused:?}");
+    assert!(refused[1].contains("Signature is missing"), "{refused:?}");
 
     // The peer replies; the crate signs it; Rathaus stores it as a comment.
     let reply = peer
@@ -119,6 +206,6 @@ async fn activitypub_federation_peer_follows_and_replies() {
     .await
     .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
     assert_eq!((erased.content, erased.author_name), (None, None));
-    assert!(peer.refused().is_empty(), "{}", report(&rathaus, &peer));
+    assert_eq!(peer.refused().len(), 2, "{}", report(&rathaus, &peer));
     db.close().await.expect("close");
 }

@@ -483,7 +483,9 @@ impl Activity for DeleteNote {
     }
 
     async fn receive(self, data: &Data<Handle>) -> Result<(), PeerError> {
-        let note = ObjectId::<DbNote>::from(self.object.id).dereference_local(data).await;
+        let note = ObjectId::<DbNote>::from(self.object.id)
+            .dereference_local(data)
+            .await;
         if let Ok(note) = note
             && note.0.attributed_to == self.actor
         {
@@ -566,14 +568,20 @@ async fn inbox(data: Data<Handle>, activity: Result<ActivityData, Response>) -> 
         // The crate answers 500 when the body cannot be read; on loopback that is its cap.
         Err(_) => {
             let refused = "the body is larger than 1 MiB";
-            data.refused.lock().expect("refused lock").push(refused.into());
+            data.refused
+                .lock()
+                .expect("refused lock")
+                .push(refused.into());
             return (StatusCode::PAYLOAD_TOO_LARGE, refused).into_response();
         }
     };
     match outcome {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => {
-            data.refused.lock().expect("refused lock").push(e.to_string());
+            data.refused
+                .lock()
+                .expect("refused lock")
+                .push(e.to_string());
             e.into_response()
         }
     }
@@ -644,6 +652,10 @@ impl ApubPeer {
         self.state().me.id.inner()
     }
 
+    pub fn inbox(&self) -> &Url {
+        &self.state().me.inbox
+    }
+
     /// Follow ids that were answered with a verified Accept.
     pub fn accepted(&self) -> Vec<Url> {
         self.state().accepted.lock().expect("accepted lock").clone()
@@ -674,7 +686,9 @@ impl ApubPeer {
     /// Follows `actor` (fetched by the crate) at its own inbox; returns the Follow's id.
     pub async fn follow(&self, actor: &str) -> Result<Url> {
         let data = self.config.to_request_data();
-        let target = ObjectId::<DbActor>::parse(actor)?.dereference(&data).await?;
+        let target = ObjectId::<DbActor>::parse(actor)?
+            .dereference(&data)
+            .await?;
         let follow = Follow {
             id: self.new_id("follows")?,
             kind: FollowType::Follow,
@@ -706,7 +720,11 @@ impl ApubPeer {
             tag: vec![Tag {
                 kind: "Mention".into(),
                 href: Some(author.id.inner().clone()),
-                name: Some(format!("@{}@{}", author.name, author.id.inner().authority())),
+                name: Some(format!(
+                    "@{}@{}",
+                    author.name,
+                    author.id.inner().authority()
+                )),
             }],
             published: Some(Utc::now()),
             updated: None,
