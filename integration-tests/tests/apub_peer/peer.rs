@@ -15,7 +15,6 @@ use activitypub_federation::axum::json::FederationJson;
 use activitypub_federation::config::{Data, FederationConfig, FederationMiddleware};
 use activitypub_federation::error::Error as ApfError;
 use activitypub_federation::fetch::object_id::ObjectId;
-use activitypub_federation::http_signatures::generate_actor_keypair;
 use activitypub_federation::kinds::activity::{
     AcceptType, CreateType, DeleteType, FollowType, UpdateType,
 };
@@ -75,7 +74,14 @@ impl fmt::Display for PeerError {
     }
 }
 
-impl std::error::Error for PeerError {}
+impl std::error::Error for PeerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PeerError::Federation(e) => Some(e),
+            PeerError::Refused(_) => None,
+        }
+    }
+}
 
 impl PeerError {
     /// The crate's examples answer 500 to everything, which senders retry for days. A fault of
@@ -606,14 +612,16 @@ impl ApubPeer {
     /// literals, and allows http and explicit ports only in debug mode.
     pub async fn start(port: u16, name: &str) -> Result<Self> {
         let base = format!("http://localhost:{port}");
-        let keys = generate_actor_keypair()?;
+        // The crate's `generate_actor_keypair` takes 3–20 s in a debug build (its bignum crate
+        // is not optimised there). A key is only data: signing and verifying stay the crate's.
+        let keys = rathaus_shared::keys::generate_rsa_keypair()?;
         let me = DbActor {
             id: ObjectId::parse(&format!("{base}/users/{name}"))?,
             name: name.to_owned(),
             inbox: Url::parse(&format!("{base}/users/{name}/inbox"))?,
             shared_inbox: None,
-            public_key_pem: keys.public_key,
-            private_key_pem: Some(keys.private_key),
+            public_key_pem: keys.public_pem,
+            private_key_pem: Some(keys.private_pem),
         };
         let state = PeerState {
             me: me.clone(),
@@ -626,8 +634,8 @@ impl ApubPeer {
             .domain(format!("localhost:{port}"))
             .app_data(Arc::new(state))
             .debug(true)
-            // Without it GETs are signed with (created)/(expires) and no Date or Host, which
-            // Fedify and Mastodon reject.
+            // Without it fetches are signed with (created)/(expires) but no Date or Host, which
+            // Fedify rejects (POSTs carry both either way, so Rathaus does not notice).
             .http_signature_compat(true)
             // Fetches signed, as servers in authorized-fetch mode require.
             .signed_fetch_actor(&me)
