@@ -1,7 +1,8 @@
 //! Interop with a second independent implementation: a peer built on `activitypub_federation`
 //! (the library Lemmy uses) follows the town hall and gets the Accept and an announcement
 //! through the crate's verifying inbox; its reply, sent through the crate's signing send path,
-//! becomes a comment that is edited and erased as the author edits and deletes it.
+//! becomes a comment that is edited and erased as the author edits and deletes it; the
+//! announcement's correction and retraction reach the peer as Update and Delete.
 
 mod peer;
 
@@ -206,6 +207,30 @@ async fn activitypub_federation_peer_follows_and_replies() {
     .await
     .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
     assert_eq!((erased.content, erased.author_name), (None, None));
+
+    // A correction and a retraction reach the peer as Update and Delete, verified by the crate.
+    rathaus
+        .command(&[
+            "announce",
+            "--correct",
+            &id,
+            "Der Lindenweg wird **verkehrsberuhigt**.",
+        ])
+        .expect("correct");
+    eventually(WAIT, "the Update in the peer's inbox", || async {
+        let note = peer.note(&note_id)?;
+        (note.content.contains("verkehrsberuhigt") && note.updated.is_some()).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
+    rathaus
+        .command(&["announce", "--retract", &id])
+        .expect("retract");
+    eventually(WAIT, "the Delete in the peer's inbox", || async {
+        peer.note(&note_id).is_none().then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", report(&rathaus, &peer)));
     assert_eq!(peer.refused().len(), 2, "{}", report(&rathaus, &peer));
     db.close().await.expect("close");
 }
