@@ -104,7 +104,8 @@ pub enum CommentsCommand {
         /// Only the comments on this announcement or consultation.
         #[arg(long, value_name = "ID")]
         consultation: Option<i64>,
-        /// pending, published, rejected, hidden or deleted.
+        /// pending, published, rejected, hidden, deleted or private (replies not addressed
+        /// to the public, listed only when asked for).
         #[arg(long, value_parser = parse_status)]
         status: Option<CommentStatus>,
         /// Print JSON instead of a table.

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use peer::ApubPeer;
 use rathaus_federation::signatures::{Signer, digest_header};
-use rathaus_integration_tests::{Rathaus, eventually, free_port};
+use rathaus_integration_tests::{Rathaus, allow_peers, eventually, free_port};
 use rathaus_shared::Store;
 use rathaus_shared::entities::CommentStatus;
 use rathaus_shared::store::{actors, comments};
@@ -74,7 +74,9 @@ async fn activitypub_federation_peer_follows_and_replies() {
     // The peer's port is fixed before Rathaus starts, so it can be allowed as a private host.
     let peer_port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[]).expect("start rathaus");
+    let (allow, peers) = allow_peers(&[peer_port]);
+    let mut rathaus =
+        Rathaus::start(dir.path(), &["serve"], &[(allow, &peers)]).expect("start rathaus");
     rathaus.wait_ready().await.expect("rathaus ready");
     let peer = ApubPeer::start(peer_port, "lena")
         .await

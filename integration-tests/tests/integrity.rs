@@ -1,0 +1,199 @@
+//! Comment integrity against the running binary: a reply that was not addressed to the
+//! public never reaches a page or export (its author is told why), and an author's edit never
+//! overturns a moderator's decision.
+
+use std::time::{Duration, SystemTime};
+
+use rathaus_federation::signatures::Signer;
+use rathaus_integration_tests::sink::Sink;
+use rathaus_integration_tests::{Rathaus, allow_peers, eventually};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+async fn post(rathaus: &Rathaus, activity: &Value, signer: &Signer) -> (u16, String) {
+    let url = url::Url::parse(&rathaus.public("/inbox")).expect("url");
+    let body = activity.to_string();
+    let mut req = reqwest::Client::new().post(url.clone()).body(body.clone());
+    for (name, value) in signer
+        .sign("POST", &url, Some(body.as_bytes()), SystemTime::now())
+        .expect("sign")
+    {
+        req = req.header(name, value);
+    }
+    let res = req.send().await.expect("send");
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
+}
+
+async fn page(rathaus: &Rathaus, path: &str) -> String {
+    reqwest::get(rathaus.url(path))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test]
+async fn direct_and_followers_only_replies_stay_private_and_edits_do_not_overturn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::start().await.expect("sink");
+    let (allow, peers) = allow_peers(&[sink.port]);
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[(allow, &peers)]).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    rathaus
+        .command(&[
+            "announce",
+            "--consultation",
+            "--closes",
+            "2099-12-31T18:00:00+01:00",
+            "Wie soll der Platz aussehen?",
+        ])
+        .expect("announce");
+    let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
+    let ursula = sink.url("/users/ursula");
+    sink.put_document(
+        "/users/ursula",
+        json!({
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": ursula, "type": "Person", "preferredUsername": "ursula",
+            "inbox": sink.url("/users/ursula/inbox"),
+            "followers": sink.url("/users/ursula/followers"),
+            "publicKey": {"id": format!("{ursula}#main-key"), "owner": ursula, "publicKeyPem": keys.public_pem},
+        }),
+    );
+    let signer =
+        Signer::from_pem(&format!("{ursula}#main-key"), &keys.private_pem).expect("signer");
+    let our_actor = rathaus.public("/users/rathaus");
+    let note = rathaus.public("/announcements/1");
+    let reply = |n: u32, text: &str, to: Value, cc: Value| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{ursula}/statuses/{n}/activity"), "type": "Create", "actor": ursula,
+            "to": to, "cc": cc,
+            "object": {
+                "id": format!("{ursula}/statuses/{n}"), "type": "Note", "attributedTo": ursula,
+                "inReplyTo": note, "to": to, "cc": cc,
+                "content": format!("<p>{text}</p>"),
+                "tag": [{"type": "Mention", "href": our_actor, "name": "@rathaus"}],
+            },
+        })
+    };
+
+    // Direct (only the mentioned actor) and followers-only: accepted, kept private.
+    let followers = sink.url("/users/ursula/followers");
+    for (n, text, to, cc) in [
+        (
+            1,
+            "Geheimtipp Direktnachricht",
+            json!([our_actor]),
+            json!([]),
+        ),
+        (
+            2,
+            "Geheimtipp Nur-Folgende",
+            json!([followers]),
+            json!([our_actor]),
+        ),
+    ] {
+        let (status, text) = post(&rathaus, &reply(n, text, to, cc), &signer).await;
+        assert_eq!(status, 202, "{text}");
+    }
+    // Unlisted (public in cc) counts like public.
+    let (status, text) = post(
+        &rathaus,
+        &reply(
+            3,
+            "Öffentlich nicht gelistet",
+            json!([our_actor]),
+            json!([PUBLIC]),
+        ),
+        &signer,
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+
+    let listed = rathaus.command(&["comments", "list"]).expect("list");
+    assert!(!listed.contains("Geheimtipp"), "{listed}");
+    assert!(listed.contains("Öffentlich nicht gelistet"), "{listed}");
+    let private = rathaus
+        .command(&["comments", "list", "--status", "private"])
+        .expect("list private");
+    assert_eq!(private.matches("Geheimtipp").count(), 2, "{private}");
+    for path in [
+        "/announcements/1",
+        "/statistics",
+        "/moderation-log",
+        "/announcements/1/comments.atom",
+        "/open-data/1/comments.csv",
+        "/open-data/1/consultation.json",
+        "/open-data/1/moderation-log.csv",
+    ] {
+        let res = reqwest::get(rathaus.url(path)).await.expect("get");
+        assert_eq!(res.status(), 200, "{path}");
+        let body = res.text().await.expect("text");
+        assert!(!body.contains("Geheimtipp"), "{path} shows a private reply");
+    }
+    // The author is told, in German and English, that only public replies count.
+    eventually(WAIT, "the private-reply notice", || async {
+        sink.received()
+            .iter()
+            .filter(|r| r.path == "/users/ursula/inbox")
+            .filter(|r| {
+                let body = String::from_utf8_lossy(&r.body);
+                body.contains("nur öffentliche Antworten") && body.contains("Only public replies")
+            })
+            .count()
+            .eq(&2)
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let private_id = private
+        .lines()
+        .find(|l| l.contains("Direktnachricht"))
+        .and_then(|l| l.split('\t').next())
+        .expect("id")
+        .to_owned();
+    let err = rathaus
+        .command(&["comments", "approve", &private_id])
+        .expect_err("a private reply cannot be published");
+    assert!(err.to_string().contains("private"), "{err}");
+
+    // A moderator hides the public one; the author's edit does not bring it back.
+    let public_id = listed
+        .lines()
+        .find(|l| l.contains("nicht gelistet"))
+        .and_then(|l| l.split('\t').next())
+        .expect("id")
+        .to_owned();
+    rathaus
+        .command(&["comments", "hide", &public_id, "--reason", "Beleidigung"])
+        .expect("hide");
+    let update = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{ursula}/statuses/3#updates/1"), "type": "Update", "actor": ursula,
+        "to": [our_actor], "cc": [PUBLIC],
+        "object": {
+            "id": format!("{ursula}/statuses/3"), "type": "Note", "attributedTo": ursula,
+            "inReplyTo": note, "to": [our_actor], "cc": [PUBLIC],
+            "content": "<p>Jetzt ganz freundlich</p>", "updated": "2026-12-03T12:00:00Z",
+        },
+    });
+    let (status, text) = post(&rathaus, &update, &signer).await;
+    assert_eq!(status, 202, "{text}");
+    let hidden = rathaus
+        .command(&["comments", "list", "--status", "hidden"])
+        .expect("list hidden");
+    assert!(hidden.contains("Jetzt ganz freundlich"), "{hidden}");
+    assert!(
+        !page(&rathaus, "/announcements/1")
+            .await
+            .contains("Jetzt ganz freundlich")
+    );
+    // The public log shows that it was edited, not what it says.
+    let log = page(&rathaus, "/moderation-log").await;
+    assert!(log.contains("bearbeitet"), "{log}");
+    assert!(!log.contains("freundlich"));
+}
