@@ -86,6 +86,18 @@ pub enum Command {
     /// Apply the retention rules now (`rathaus serve` does it every hour): pseudonymise the
     /// authors of comments on consultations that ended long enough ago.
     Retention,
+    /// Erase a person's data (a request under GDPR Art. 17, e.g. by mail): their comments keep
+    /// only that they existed; answers and notices that name them are withdrawn; the Matrix
+    /// bot redacts its copies. Logged without personal data.
+    #[command(group(clap::ArgGroup::new("whom").required(true)))]
+    Erase {
+        /// Everything of this person: an ActivityPub actor URL or a Matrix user id.
+        #[arg(long, value_name = "ID", group = "whom")]
+        author: Option<String>,
+        /// One comment.
+        #[arg(long, value_name = "ID", group = "whom")]
+        comment: Option<i64>,
+    },
 }
 
 /// The forms of the Open Data export.

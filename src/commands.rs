@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rathaus_shared::services::comments::{self as comment_service, ModAction};
 use rathaus_shared::services::export::CommentRow;
-use rathaus_shared::services::{announcements, export, retention};
+use rathaus_shared::services::{announcements, erasure, export, retention};
 use rathaus_shared::store::comments::CommentFilter;
 use rathaus_shared::{App, Config, Store};
 
@@ -201,6 +201,22 @@ pub async fn close(app: App, id: i64) -> anyhow::Result<()> {
 }
 
 /// # `rathaus retention`
+/// # `rathaus erase --author ID | --comment ID`
+pub async fn erase(app: App, author: Option<String>, comment: Option<i64>) -> anyhow::Result<()> {
+    let target = match (author, comment) {
+        (Some(author), _) => erasure::Target::Author(author),
+        (None, Some(id)) => erasure::Target::Comment(id),
+        (None, None) => anyhow::bail!("say whose data: --author ID or --comment ID"),
+    };
+    let erased = erasure::erase(&app, &target, "cli").await?;
+    println!(
+        "comments erased: {}
+activities withdrawn: {}",
+        erased.comments, erased.activities
+    );
+    Ok(())
+}
+
 pub async fn retention(app: App) -> anyhow::Result<()> {
     let r = retention::run(&app, app.now()).await?;
     println!(

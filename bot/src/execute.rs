@@ -6,10 +6,10 @@ use rathaus_shared::App;
 use rathaus_shared::policy::RuleSpec;
 use rathaus_shared::services::announcements::{self, Announce};
 use rathaus_shared::services::comments::{self, ModAction};
-use rathaus_shared::services::{export, matrix as bot_state, moderation};
+use rathaus_shared::services::{erasure, export, matrix as bot_state, moderation};
 
 use crate::commands::{
-    self, Command, GeneralCommand, ModerationCommand, PressCommand, Role, RuleChange,
+    self, Command, EraseTarget, GeneralCommand, ModerationCommand, PressCommand, Role, RuleChange,
 };
 use crate::{Error, replies};
 
@@ -110,6 +110,14 @@ async fn moderate(
             let reason = reason.into_option();
             let c = comments::moderate(app, comment, ModAction::Hide, sender, reason).await?;
             replies::comment_now(c.id, c.status)
+        }
+        ModerationCommand::Erase { target } => {
+            let target = match target {
+                EraseTarget::Comment(id) => erasure::Target::Comment(id),
+                EraseTarget::Author(who) => erasure::Target::Author(who),
+            };
+            let erased = erasure::erase(app, &target, sender).await?;
+            replies::erased(erased.comments, erased.activities)
         }
         ModerationCommand::Block { target, reason } => {
             let reason = reason.into_option();

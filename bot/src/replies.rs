@@ -29,6 +29,13 @@ pub fn status_word(status: CommentStatus) -> &'static str {
     }
 }
 
+/// After `!tilgen`.
+pub fn erased(comments: usize, activities: usize) -> String {
+    format!(
+        "Gelöscht: {comments} Kommentar(e); {activities} Antwort(en)/Hinweis(e) zurückgezogen. Kopien in den Räumen werden entfernt. / Erased: {comments} comment(s), {activities} answer(s)/notice(s) withdrawn."
+    )
+}
+
 /// A refusal by the domain (not found, not allowed in this state).
 pub fn failed(reason: &str) -> String {
     format!("Das ging nicht: {reason}")

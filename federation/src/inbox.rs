@@ -20,7 +20,7 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use rathaus_shared::domain::Network;
 use rathaus_shared::services::remote::{self, RemoteActorData};
-use rathaus_shared::services::{comments, follows};
+use rathaus_shared::services::{comments, erasure, follows};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -258,8 +258,14 @@ async fn dispatch(
                 .target()
                 .ok_or_else(|| Error::BadRequest("Delete without an object".into()))?;
             if target == signer.ap_id {
-                follows::forget_actor(app, &signer.ap_id).await?;
-                return Ok("actor forgotten");
+                // The account is gone: so is everything of theirs here.
+                erasure::erase(
+                    app,
+                    &erasure::Target::Author(signer.ap_id.clone()),
+                    "author",
+                )
+                .await?;
+                return Ok("actor forgotten and erased");
             }
             if comments::delete_comment(app, target, &signer.ap_id).await? {
                 Ok("comment erased")

@@ -329,7 +329,13 @@ async fn activity(State(state): State<FedState>, Path(id): Path<String>) -> Resu
         .ok_or_else(|| Error::NotFound(format!("activity {id}")))?;
     let payload: Value =
         serde_json::from_str(&found).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(activity_json(StatusCode::OK, payload))
+    // Tombstoned by an erasure: it named a person whose data is gone.
+    let status = if payload["type"] == "Tombstone" {
+        StatusCode::GONE
+    } else {
+        StatusCode::OK
+    };
+    Ok(activity_json(status, payload))
 }
 
 /// # GET /answers/{id}

@@ -16,6 +16,9 @@ pub enum Error {
     /// Something the caller asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// It existed and was withdrawn (an erased person's answer or notice): HTTP 410.
+    #[error("gone: {0}")]
+    Gone(String),
     /// The caller's input breaks a rule; the message says which.
     #[error("invalid: {0}")]
     Invalid(String),

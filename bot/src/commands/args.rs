@@ -77,6 +77,32 @@ impl BlockTarget {
     }
 }
 
+/// Whose data `!tilgen` erases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EraseTarget {
+    /// One comment, by its id.
+    Comment(i64),
+    /// Everything of a person: `@name:server` or an ActivityPub actor URL.
+    Author(String),
+}
+
+impl EraseTarget {
+    pub(super) fn parse(raw: &str) -> Result<Self, String> {
+        if let Ok(id) = raw.trim_start_matches('#').parse() {
+            Ok(Self::Comment(id))
+        } else if (raw.starts_with('@') && raw.contains(':'))
+            || raw.starts_with("http://")
+            || raw.starts_with("https://")
+        {
+            Ok(Self::Author(raw.to_owned()))
+        } else {
+            Err(format!(
+                "„{raw}“ ist weder eine Kommentar-ID noch eine Person (@name:server, https://…)."
+            ))
+        }
+    }
+}
+
 pub(super) fn parse_id(raw: &str) -> Result<i64, String> {
     raw.trim_start_matches('#')
         .parse()

@@ -11,7 +11,7 @@ mod args;
 mod errors;
 mod words;
 
-pub use args::{BlockTarget, Closing};
+pub use args::{BlockTarget, Closing, EraseTarget};
 use args::{parse_id, parse_rule_action, parse_rule_kind};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use rathaus_shared::domain::RuleAction;
@@ -187,6 +187,13 @@ pub enum ModerationCommand {
         comment: i64,
         #[command(flatten)]
         reason: Reason,
+    },
+    /// Löscht die Daten einer Person (alle ihre Kommentare) oder eines Kommentars endgültig,
+    /// etwa auf einen Antrag nach Art. 17 DSGVO.
+    #[command(name = "tilgen", visible_alias = "erase")]
+    Erase {
+        #[arg(value_name = "ID|NUTZER", value_parser = EraseTarget::parse)]
+        target: EraseTarget,
     },
     /// Sperrt eine Person (@name:server oder Actor-URL) oder einen Server.
     #[command(name = "sperren", visible_alias = "block")]

@@ -119,6 +119,18 @@ fn moderation_commands_in_german_and_english() {
     assert_eq!(moderation("!warteschlange"), ModerationCommand::Queue);
     assert_eq!(moderation("!queue"), ModerationCommand::Queue);
     assert_eq!(
+        moderation("!tilgen 7"),
+        ModerationCommand::Erase {
+            target: EraseTarget::Comment(7)
+        }
+    );
+    assert_eq!(
+        moderation("!erase @anna:example.org"),
+        ModerationCommand::Erase {
+            target: EraseTarget::Author("@anna:example.org".into())
+        }
+    );
+    assert_eq!(
         moderation("!freigeben 7"),
         ModerationCommand::Approve { comment: 7 }
     );

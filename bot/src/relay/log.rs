@@ -134,11 +134,57 @@ async fn on_step(client: &Client, ctx: &BotCtx, step: &LogStep) -> Result<Vec<Re
                 RelayTarget::Notice(c.comment.id),
             )])
         }
+        ActionKind::Erasure => {
+            erase_events(client, ctx, &c).await;
+            Ok(Vec::new())
+        }
         ActionKind::Hide | ActionKind::AuthorDelete => {
             remove_copies(client, ctx, &c, step.action == ActionKind::Hide).await?;
             Ok(Vec::new())
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// After an erasure: redacts everything the bot posted about the comment (copies, answers,
+/// moderation-room notices) and a Matrix comment's own message in the public rooms.
+async fn erase_events(client: &Client, ctx: &BotCtx, c: &ModerationComment) {
+    let mut events = match bot_state::events_about_comment(&ctx.app, c.comment.id).await {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::error!(error = %e, comment = c.comment.id, "events to erase not readable");
+            Vec::new()
+        }
+    };
+    // The comment's own Matrix message: its origin id is a hash now, so it is found through
+    // the relay rows only if the bot recorded it; the public rooms are tried by event id.
+    if c.comment.network == Network::Matrix && c.comment.origin_id.starts_with('$') {
+        for room_id in &ctx.rooms.public {
+            events.push((room_id.to_string(), c.comment.origin_id.clone()));
+        }
+    }
+    for (room_id, event) in events {
+        let room_id = if room_id.is_empty() {
+            match &ctx.rooms.moderation {
+                Some(id) => id.to_string(),
+                None => continue,
+            }
+        } else {
+            room_id
+        };
+        let Ok(room_id) = <&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()) else {
+            continue;
+        };
+        let Some(room) = client.get_room(room_id) else {
+            continue;
+        };
+        if let Ok(event_id) = <&EventId>::try_from(event.as_str())
+            && let Err(e) = room
+                .redact(event_id, Some("Daten gelöscht / data erased"), None)
+                .await
+        {
+            tracing::warn!(error = %e, "redacting after an erasure failed (the bot may lack the power level)");
+        }
     }
 }
 

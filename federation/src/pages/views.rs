@@ -414,6 +414,7 @@ pub fn action_label(lang: Lang, action: ActionKind) -> &'static str {
         ),
         ActionKind::EditRejected => ("bearbeitet, abgelehnt", "edited, rejected"),
         ActionKind::Edit => ("bearbeitet", "edited"),
+        ActionKind::Erasure => ("Daten gelöscht", "data erased"),
         ActionKind::Block => ("Sperre eingerichtet", "block added"),
         ActionKind::Unblock => ("Sperre aufgehoben", "block lifted"),
         ActionKind::BlockImport => ("Sperrliste eingelesen", "block list imported"),

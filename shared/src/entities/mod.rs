@@ -163,6 +163,9 @@ pub enum ActionKind {
     /// An author's edit that left the comment's status as it was.
     #[sea_orm(string_value = "edit")]
     Edit,
+    /// A person's data erased (their account deleted, or a request under GDPR Art. 17).
+    #[sea_orm(string_value = "erasure")]
+    Erasure,
     #[sea_orm(string_value = "block")]
     Block,
     #[sea_orm(string_value = "unblock")]
@@ -191,6 +194,7 @@ impl ActionKind {
             Self::EditPending => "edit_pending",
             Self::EditRejected => "edit_rejected",
             Self::Edit => "edit",
+            Self::Erasure => "erasure",
             Self::Block => "block",
             Self::Unblock => "unblock",
             Self::BlockImport => "block_import",

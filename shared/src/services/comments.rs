@@ -729,6 +729,10 @@ pub async fn answer_note(app: &App, answer_id: i64) -> Result<serde_json::Value>
     let c = comments::get_comment(db, answer.comment_id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("comment {}", answer.comment_id)))?;
+    if c.status == CommentStatus::Deleted {
+        // It replied to, and named, a person whose comment is erased.
+        return Err(Error::Gone(format!("answer {answer_id} was withdrawn")));
+    }
     let urls = app.urls();
     let actor = actors::remote_actor_by_ap_id(db, &c.author_id).await?;
     let (actor_id, handle) = match &actor {

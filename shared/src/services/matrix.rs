@@ -200,6 +200,11 @@ pub async fn comment_events(app: &App, id: i64, room_id: &str) -> Result<Vec<Str
     relay::comment_events(app.store.db(), id, room_id).await
 }
 
+/// Every event posted about a comment, as (room, event): what an erasure redacts.
+pub async fn events_about_comment(app: &App, id: i64) -> Result<Vec<(String, String)>> {
+    relay::events_about_comment(app.store.db(), id).await
+}
+
 /// The held comment a moderation-room notice is about.
 pub async fn notice_comment(app: &App, event_id: &str) -> Result<Option<i64>> {
     relay::notice_comment(app.store.db(), event_id).await

@@ -8,6 +8,7 @@ pub mod announcements;
 pub mod blocks;
 pub mod comments;
 pub mod delivery;
+pub mod erasure;
 pub mod leader;
 pub mod matrix;
 pub mod moderation;

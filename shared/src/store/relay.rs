@@ -111,6 +111,29 @@ pub async fn comment_events<C: ConnectionTrait>(
         .await?)
 }
 
+/// Every event Rathaus posted about comment `id` (its relayed copies, the answers to it and the
+/// moderation-room notices), as (room, event); the room is empty for notices recorded before
+/// rooms were kept.
+pub async fn events_about_comment<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Vec<(String, String)>> {
+    Ok(matrix_relay::Entity::find()
+        .select_only()
+        .column(matrix_relay::Column::RoomId)
+        .column(matrix_relay::Column::EventId)
+        .filter(matrix_relay::Column::CommentId.eq(id))
+        .filter(matrix_relay::Column::Kind.is_in([
+            RelayKind::Comment,
+            RelayKind::Answer,
+            RelayKind::Notice,
+        ]))
+        .order_by_asc(matrix_relay::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// The held comment a moderation-room notice is about. Event ids are unique across rooms,
 /// and notices moved from the old keys have no room, so the event alone decides.
 pub async fn notice_comment<C: ConnectionTrait>(db: &C, event_id: &str) -> Result<Option<i64>> {

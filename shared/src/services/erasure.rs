@@ -1,0 +1,83 @@
+//! Erasure end to end: an actor's `Delete`, `rathaus erase` (requests by mail) and the
+//! moderators' chat command all come here. A person's comments keep only that they existed
+//! (pages, feeds and exports show no text, name or link of theirs), the activities we sent that
+//! name them (official answers, notices) become Tombstones and are no longer served, and the
+//! moderation log records the erasure without any personal data. The Matrix bot follows the
+//! log and redacts the relayed copies and moderation-room notices.
+
+use sea_orm::TransactionTrait;
+
+use crate::app::App;
+use crate::entities::ActionKind;
+use crate::error::{Error, Result};
+use crate::store::moderation::{self, NewAction};
+use crate::store::{actors, comments, erasure, state};
+
+/// Whose data to erase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Everything of one person: an ActivityPub actor id or a Matrix user id.
+    Author(String),
+    /// One comment.
+    Comment(i64),
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erased {
+    pub comments: usize,
+    pub activities: usize,
+}
+
+/// Erases `target` in one transaction. `by` is who asked (`author` for an actor's own
+/// `Delete`, `cli`, or a moderator's Matrix id); it is logged, the person is not.
+pub async fn erase(app: &App, target: &Target, by: &str) -> Result<Erased> {
+    let db = app.store.db();
+    let now = app.now();
+    let salt = state::pseudonym_salt(db).await?;
+    let txn = db.begin().await?;
+    let (found, mut needles) = match target {
+        Target::Author(author) => {
+            if author.trim().is_empty() {
+                return Err(Error::Invalid("no author given".into()));
+            }
+            (
+                erasure::comments_of_author(&txn, author).await?,
+                vec![author.clone()],
+            )
+        }
+        Target::Comment(id) => {
+            let c = comments::get_comment(&txn, *id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("comment {id}")))?;
+            (vec![c], Vec::new())
+        }
+    };
+    // Answers and notices reply to the comment's own id: they name it, and so the person.
+    needles.extend(found.iter().map(|c| c.origin_id.clone()));
+    let mut erased = Erased::default();
+    for c in found {
+        let id = c.id;
+        erasure::erase_comment(&txn, c, &salt, now).await?;
+        moderation::log_action(
+            &txn,
+            NewAction::plain(Some(id), ActionKind::Erasure, by),
+            now,
+        )
+        .await?;
+        erased.comments += 1;
+    }
+    erased.activities = erasure::tombstone_activities(&txn, &needles, now).await?;
+    if let Target::Author(author) = target {
+        // Their follow and the copy of their actor go too.
+        actors::delete_remote_actor(&txn, author).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(
+        comments = erased.comments,
+        activities = erased.activities,
+        by,
+        "personal data erased"
+    );
+    Ok(erased)
+}
