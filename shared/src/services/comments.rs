@@ -9,6 +9,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
+use super::content::{self, Warning};
 use super::enqueue_activity;
 use crate::app::App;
 use crate::apub::{self, Addressee};
@@ -36,6 +37,8 @@ pub struct Submission {
     pub content_html: String,
     /// The language the author's server declared (a BCP 47 tag), if any.
     pub language: Option<String>,
+    /// The content warning and sensitive flag (fediverse only).
+    pub warning: Warning,
     pub created_at: DateTime<Utc>,
     /// Moderators and the press office are never rate-limited.
     pub privileged: bool,
@@ -168,14 +171,9 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
     let event_time = s.created_at.min(now);
     // Replies after a consultation closed are kept but not counted.
     let late = view.consultation.is_some() && !view.is_open(event_time);
-    let (content, plain) = match s.network {
-        Network::Fediverse => {
-            let html = markdown::sanitize(&s.content_html);
-            let plain = markdown::to_plain_text(&html);
-            (html, plain)
-        }
-        Network::Matrix => (s.content_html.clone(), s.content_html.clone()),
-    };
+    // Nothing to read: refused with the reason, nothing stored.
+    let body = content::read(s.network, &s.content_html, &s.warning, &app.urls())?;
+    let plain = body.policy_text();
 
     let decision = if thread.appeal {
         Decision {
@@ -216,7 +214,9 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
             author_id: s.author_id.clone(),
             author_name: s.author_name,
             author_domain: s.author_domain,
-            content,
+            content: body.stored,
+            content_warning: body.content_warning,
+            sensitive: body.sensitive,
             language: s.language.filter(|l| is_language_tag(l)),
             status: status_of(decision.outcome),
             late,
@@ -491,12 +491,14 @@ pub async fn answer(
     Ok(answer)
 }
 
-/// An author's edit: the policy runs again on the new text.
+/// An author's edit: the policy runs again on the new text (and warning). An edit that leaves
+/// nothing to read is refused like such a comment.
 pub async fn edit_comment(
     app: &App,
     origin_id: &str,
     author_id: &str,
     content_html: &str,
+    warning: &Warning,
 ) -> Result<Option<comment::Model>> {
     let db = app.store.db();
     let Some(c) = comments::comment_by_origin(db, origin_id).await? else {
@@ -505,14 +507,8 @@ pub async fn edit_comment(
     if !comments::written_by(db, &c, author_id).await? {
         return Err(Error::Invalid("only the author may edit a comment".into()));
     }
-    let (content, plain) = match c.network {
-        Network::Fediverse => {
-            let html = markdown::sanitize(content_html);
-            let plain = markdown::to_plain_text(&html);
-            (html, plain)
-        }
-        Network::Matrix => (content_html.to_owned(), content_html.to_owned()),
-    };
+    let body = content::read(c.network, content_html, warning, &app.urls())?;
+    let plain = body.policy_text();
     let now = app.now();
     let mut hist = history(db, &c.author_id, &c.author_domain).await?;
     // The comment's own earlier text is not a duplicate of itself.
@@ -535,7 +531,8 @@ pub async fn edit_comment(
         now,
     );
     let txn = db.begin().await?;
-    comments::update_comment_content(&txn, c.id, content, now).await?;
+    comments::update_comment_content(&txn, c.id, body.stored, now).await?;
+    comments::set_content_warning(&txn, c.id, body.content_warning, body.sensitive).await?;
     // A moderator's hide or approval stands; otherwise the new text gets a new decision.
     let automatic = matches!(
         c.status,
