@@ -147,8 +147,14 @@ fn relayed_comments_with_a_warning_are_spoilers() {
     let mut flagged = comment();
     flagged.comment.sensitive = true;
     let (plain, html) = relayed_comment(&flagged);
-    assert!(plain.contains("[Inhaltswarnung: heikler Inhalt] Mehr Bäume!"), "{plain}");
-    assert!(html.contains("<span data-mx-spoiler=\"heikler Inhalt\"><p>"), "{html}");
+    assert!(
+        plain.contains("[Inhaltswarnung: heikler Inhalt] Mehr Bäume!"),
+        "{plain}"
+    );
+    assert!(
+        html.contains("<span data-mx-spoiler=\"heikler Inhalt\"><p>"),
+        "{html}"
+    );
     // Without either: unchanged.
     let (_, html) = relayed_comment(&comment());
     assert!(!html.contains("data-mx-spoiler"), "{html}");

@@ -844,13 +844,18 @@ mod tests {
         assert_eq!(both.body("de"), Some(("<p>Bäume</p>", Some("de-AT"))));
         assert_eq!(both.body("en"), Some(("<p>Trees</p>", Some("en-GB"))));
         // No entry in the site language: the first one.
-        let other = post(json!({"type": "Note", "contentMap": {"it": "<p>Alberi</p>", "fr": "<p>Arbres</p>"}}));
+        let other = post(
+            json!({"type": "Note", "contentMap": {"it": "<p>Alberi</p>", "fr": "<p>Arbres</p>"}}),
+        );
         assert_eq!(other.body("de"), Some(("<p>Arbres</p>", Some("fr"))));
         // Blank `content` is no content; entries that are no text are skipped.
-        let blank = post(json!({"type": "Note", "content": " ", "contentMap": {"de": 5, "en": "<p>x</p>"}}));
+        let blank = post(
+            json!({"type": "Note", "content": " ", "contentMap": {"de": 5, "en": "<p>x</p>"}}),
+        );
         assert_eq!(blank.body("de"), Some(("<p>x</p>", Some("en"))));
         // `content` wins when it has text, with the one declared language.
-        let full = post(json!({"type": "Note", "content": "<p>a</p>", "contentMap": {"de": "<p>b</p>"}}));
+        let full =
+            post(json!({"type": "Note", "content": "<p>a</p>", "contentMap": {"de": "<p>b</p>"}}));
         assert_eq!(full.body("en"), Some(("<p>a</p>", Some("de"))));
         assert_eq!(post(json!({"type": "Note"})).body("de"), None);
         assert_eq!(
@@ -866,7 +871,10 @@ mod tests {
             "type": "Note", "content": "<p>x</p>", "summary": "Politik", "sensitive": true,
         }))
         .expect("post");
-        assert_eq!((p.summary.as_deref(), p.sensitive), (Some("Politik"), Some(true)));
+        assert_eq!(
+            (p.summary.as_deref(), p.sensitive),
+            (Some("Politik"), Some(true))
+        );
         let Activity::Create(c) = activity(&fixture("create_reply")) else {
             panic!("not a Create");
         };
@@ -876,7 +884,11 @@ mod tests {
         let Created::Post(p) = *created else {
             panic!("not a post");
         };
-        assert_eq!((p.summary, p.sensitive), (None, Some(false)), "Mastodon's null and false");
+        assert_eq!(
+            (p.summary, p.sensitive),
+            (None, Some(false)),
+            "Mastodon's null and false"
+        );
     }
 
     #[test]

@@ -416,11 +416,7 @@ async fn content_shapes_warnings_and_hollow_replies() {
     let db = w.store.db();
     let stored = |n: u64| {
         let id = w.sink.url(&format!("/users/ursula/statuses/{n}"));
-        async move {
-            comments::comment_by_origin(db, &id)
-                .await
-                .expect("query")
-        }
+        async move { comments::comment_by_origin(db, &id).await.expect("query") }
     };
 
     // Only `contentMap`, in two languages: the site's language (German) is read.
@@ -434,7 +430,10 @@ async fn content_shapes_warnings_and_hollow_replies() {
     let (status, body) = w.post("/inbox", &map_only).await;
     assert_eq!(status, 202, "{body}");
     let c = stored(1).await.expect("stored");
-    assert_eq!(c.content.as_deref(), Some("<p>Mehr Bäume auf dem Marktplatz</p>"));
+    assert_eq!(
+        c.content.as_deref(),
+        Some("<p>Mehr Bäume auf dem Marktplatz</p>")
+    );
     assert_eq!(c.language.as_deref(), Some("de"));
 
     // A content warning and the sensitive flag are kept.
@@ -463,7 +462,10 @@ async fn content_shapes_warnings_and_hollow_replies() {
     let (status, body) = w.post("/inbox", &links).await;
     assert_eq!(status, 202, "{body}");
     let c = stored(3).await.expect("stored");
-    assert_eq!(c.content.as_deref(), Some("<p>Siehe hier</p><p>und da dort</p>"));
+    assert_eq!(
+        c.content.as_deref(),
+        Some("<p>Siehe hier</p><p>und da dort</p>")
+    );
     assert_eq!(c.origin_url, None, "a javascript: url is no original");
 
     // Hollow replies: 422 with the reason, nothing stored, the activity not marked as handled.
@@ -512,7 +514,10 @@ async fn content_shapes_warnings_and_hollow_replies() {
         o["content"] = Value::from("<p> </p>");
         o["contentMap"] = serde_json::json!({"de": "<p> </p>"});
     });
-    empty["id"] = Value::from(format!("{}#updates/2", w.sink.url("/users/ursula/statuses/2")));
+    empty["id"] = Value::from(format!(
+        "{}#updates/2",
+        w.sink.url("/users/ursula/statuses/2")
+    ));
     let (status, body) = w.post("/inbox", &empty).await;
     assert_eq!(status, 422, "{body}");
     let after = stored(2).await.expect("stored");

@@ -312,7 +312,10 @@ async fn public_pages_feeds_and_open_data() {
         page.contains("<details class=\"cw\"><summary><strong>Inhaltswarnung: </strong><span lang=\"de\">Lärm</span>"),
         "{page}"
     );
-    assert!(page.contains("Baulärm ab sechs Uhr</p></div></details>"), "{page}");
+    assert!(
+        page.contains("Baulärm ab sechs Uhr</p></div></details>"),
+        "{page}"
+    );
     let (status, _, _) = get(&format!("{base}/announcements/999"), &[]).await;
     assert_eq!(status, 404);
 

@@ -378,12 +378,21 @@ mod tests {
                 "<table><tr><th>Ort</th><th>Zeit</th></tr><tr><td>Markt</td><td>9</td></tr></table>",
                 "Ort Zeit Markt 9",
             ),
-            ("<ul><li>eins</li><li>zwei</li></ul><ol><li>drei</li></ol>", "eins zwei drei"),
+            (
+                "<ul><li>eins</li><li>zwei</li></ul><ol><li>drei</li></ol>",
+                "eins zwei drei",
+            ),
             ("<blockquote>zitiert</blockquote>antwort", "zitiert antwort"),
             ("<pre>code</pre>text", "code text"),
             ("eins<br>zwei<br/>drei<hr>vier", "eins zwei drei vier"),
-            ("<dl><dt>Begriff</dt><dd>Erklärung</dd></dl>", "Begriff Erklärung"),
-            ("<section><article>a</article><aside>b</aside></section>", "a b"),
+            (
+                "<dl><dt>Begriff</dt><dd>Erklärung</dd></dl>",
+                "Begriff Erklärung",
+            ),
+            (
+                "<section><article>a</article><aside>b</aside></section>",
+                "a b",
+            ),
         ] {
             let clean = sanitize_comment(html);
             let plain = to_plain_text(&clean);
@@ -416,7 +425,10 @@ mod tests {
             "#anchor",
             "?q=1",
         ] {
-            let html = format!("<p>vor <a href=\"{}\">Linktext</a> nach</p>", href.replace('"', "&quot;"));
+            let html = format!(
+                "<p>vor <a href=\"{}\">Linktext</a> nach</p>",
+                href.replace('"', "&quot;")
+            );
             let clean = sanitize_comment(&html);
             assert_eq!(clean, "<p>vor Linktext nach</p>", "{href}");
         }
@@ -433,7 +445,13 @@ mod tests {
 
     #[test]
     fn nothing_visible_is_no_text() {
-        for blank in ["", " \n\t", "\u{00A0}\u{2002}\u{3000}", "\u{200B}\u{200D}\u{FEFF}", "\u{2800}\u{3164}"] {
+        for blank in [
+            "",
+            " \n\t",
+            "\u{00A0}\u{2002}\u{3000}",
+            "\u{200B}\u{200D}\u{FEFF}",
+            "\u{2800}\u{3164}",
+        ] {
             assert!(!has_visible_text(blank), "{blank:?}");
         }
         for text in ["a", " . ", "👍", "\u{200B}x"] {

@@ -22,7 +22,9 @@ fn reply(n: u32, network: Network, text: &str, note: &str) -> Submission {
         ),
         Network::Matrix => (
             format!("$event{n}:matrix.example"),
-            Some(format!("https://matrix.to/#/!room:matrix.example/$event{n}")),
+            Some(format!(
+                "https://matrix.to/#/!room:matrix.example/$event{n}"
+            )),
             "@anna:matrix.example".to_owned(),
             "matrix.example",
         ),
@@ -162,7 +164,12 @@ async fn content_warnings_are_stored_edited_shown_and_exported() {
     for_each_store(|store| async move {
         let app = App::with_store(default_config(), store).await.expect("app");
         let (id, note) = consultation(&app).await;
-        let mut s = reply(1, Network::Fediverse, "<p>Zur Parteipolitik: nein.</p>", &note);
+        let mut s = reply(
+            1,
+            Network::Fediverse,
+            "<p>Zur Parteipolitik: nein.</p>",
+            &note,
+        );
         s.warning = Warning {
             text: Some(" <b>Politik</b>\n".into()),
             sensitive: true,
@@ -249,7 +256,12 @@ async fn open_data_names_no_author_and_runs_no_formula() {
     for_each_store(|store| async move {
         let app = App::with_store(default_config(), store).await.expect("app");
         let (id, note) = consultation(&app).await;
-        let fedi = reply(1, Network::Fediverse, "<p>=HYPERLINK(\"https://evil.example\")</p>", &note);
+        let fedi = reply(
+            1,
+            Network::Fediverse,
+            "<p>=HYPERLINK(\"https://evil.example\")</p>",
+            &note,
+        );
         let matrix = reply(2, Network::Matrix, "@SUM(A1:A9) und -1+1", &note);
         let mut warned = reply(3, Network::Fediverse, "<p>Text</p>", &note);
         warned.warning.text = Some("+Formel".into());

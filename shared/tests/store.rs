@@ -113,7 +113,10 @@ async fn migrations_run_up_down_and_up_again() {
         }
         store.migrate().await.expect("up the content warning");
         // Then the key id, so that the relay table is the newest again below.
-        store.migrate_down(2).await.expect("down to the relay table");
+        store
+            .migrate_down(2)
+            .await
+            .expect("down to the relay table");
 
         // The relay table down and up: its rows go back to the old keys and return.
         let db = store.db();

@@ -807,7 +807,10 @@ mod tests {
             assert!(html.contains("<p>Der Text</p></div></details>"), "{html}");
             assert!(!html.contains("<b>"), "the warning is text: {html}");
             let html = comment_text(&f, &flagged.comment).into_string();
-            assert!(html.contains(&format!("{label}: </strong>{generic}")), "{html}");
+            assert!(
+                html.contains(&format!("{label}: </strong>{generic}")),
+                "{html}"
+            );
             assert!(html.contains("Nur markiert</div></details>"), "{html}");
             let html = comment_text(&f, &plain.comment).into_string();
             assert!(!html.contains("<details"), "{html}");

@@ -44,7 +44,8 @@ impl Body {
 }
 
 /// The reason a hollow comment is refused, in both languages (it reaches the author).
-pub const HOLLOW: &str = "Der Kommentar hat keinen lesbaren Text. / The comment has no readable text.";
+pub const HOLLOW: &str =
+    "Der Kommentar hat keinen lesbaren Text. / The comment has no readable text.";
 
 /// Sanitises and checks a comment's content; `Error::Invalid` when nothing is left to read.
 pub fn read(network: Network, raw: &str, warning: &Warning, urls: &Urls) -> Result<Body> {
@@ -59,10 +60,7 @@ pub fn read(network: Network, raw: &str, warning: &Warning, urls: &Urls) -> Resu
     if is_hollow(&plain, urls.username(), &urls.host()) {
         return Err(Error::Invalid(HOLLOW.into()));
     }
-    let content_warning = warning
-        .text
-        .as_deref()
-        .and_then(markdown::content_warning);
+    let content_warning = warning.text.as_deref().and_then(markdown::content_warning);
     Ok(Body {
         stored,
         plain,
@@ -88,8 +86,7 @@ pub fn is_hollow(plain: &str, username: &str, host: &str) -> bool {
 /// An http(s) URL, or nothing: what a post's `url` may be stored as.
 pub fn web_url(raw: &str) -> Option<String> {
     let url = url::Url::parse(raw.trim()).ok()?;
-    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
-        .then(|| url.to_string())
+    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some()).then(|| url.to_string())
 }
 
 #[cfg(test)]
@@ -134,7 +131,14 @@ mod tests {
                 .expect_err(&format!("hollow: {raw:?}"));
             assert!(err.to_string().contains("keinen lesbaren Text"), "{err}");
         }
-        for raw in ["", "   ", "\n\t", "\u{200B}\u{FEFF}", "\u{3000}\u{00A0}", "@rathaus"] {
+        for raw in [
+            "",
+            "   ",
+            "\n\t",
+            "\u{200B}\u{FEFF}",
+            "\u{3000}\u{00A0}",
+            "@rathaus",
+        ] {
             assert!(
                 read(Network::Matrix, raw, &Warning::default(), &urls()).is_err(),
                 "hollow Matrix text {raw:?}"

@@ -800,14 +800,26 @@ mod tests {
             .collect();
         assert_eq!(read.len(), dangerous.len());
         for (cell, original) in read.iter().zip(dangerous) {
-            assert_eq!(cell, &format!("'{original}"), "read back with the apostrophe");
+            assert_eq!(
+                cell,
+                &format!("'{original}"),
+                "read back with the apostrophe"
+            );
         }
         // Every cell is quoted in the file itself, the header too.
         for line in text.lines().filter(|l| !l.is_empty()) {
             assert!(line.starts_with('"'), "unquoted: {line:?}");
         }
         assert!(text.contains("\"'=1+1\""), "{text}");
-        for harmless in ["1+1", "Bäume", "", "a=b", " =x", "'quoted", "2026-12-03T10:00:00+00:00"] {
+        for harmless in [
+            "1+1",
+            "Bäume",
+            "",
+            "a=b",
+            " =x",
+            "'quoted",
+            "2026-12-03T10:00:00+00:00",
+        ] {
             assert_eq!(csv_cell(harmless), harmless);
         }
     }
