@@ -231,6 +231,33 @@ async fn content_warnings_are_stored_edited_shown_and_exported() {
         .expect("found");
         assert_eq!((cleared.content_warning, cleared.sensitive), (None, false));
 
+        // The same text under the same warning again is a duplicate, as without a warning.
+        let mut again = reply(
+            7,
+            Network::Fediverse,
+            "<p>Zur Parteipolitik: nein.</p>",
+            &note,
+        );
+        again.warning.text = Some("Wahlkampf".into());
+        comments::edit_comment(
+            &app,
+            &c.origin_id,
+            &c.author_id,
+            "<p>Zur Parteipolitik: nein.</p>",
+            &Warning {
+                text: Some("Wahlkampf".into()),
+                sensitive: false,
+            },
+        )
+        .await
+        .expect("edit back");
+        let SubmitOutcome::Stored(dup) =
+            comments::submit_comment(&app, again).await.expect("submit")
+        else {
+            panic!("not stored");
+        };
+        assert_eq!(dup.rule_id.as_deref(), Some("doppelt"), "{dup:?}");
+
         // Erasure takes the warning with the text.
         let mut s = reply(2, Network::Fediverse, "<p>Noch etwas</p>", &note);
         s.warning.text = Some("Persönliches".into());

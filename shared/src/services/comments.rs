@@ -111,9 +111,10 @@ async fn history<C: ConnectionTrait>(
         .filter(comment::Column::Status.eq(CommentStatus::Published))
         .count(db)
         .await?;
-    let recent: Vec<Option<String>> = comment::Entity::find()
+    let recent: Vec<(Option<String>, Option<String>)> = comment::Entity::find()
         .select_only()
         .column(comment::Column::Content)
+        .column(comment::Column::ContentWarning)
         .filter(comment::Column::AuthorId.eq(author_id))
         .order_by_desc(comment::Column::Id)
         .limit(20)
@@ -124,8 +125,13 @@ async fn history<C: ConnectionTrait>(
         published: u32::try_from(published).unwrap_or(u32::MAX),
         recent: recent
             .into_iter()
-            .flatten()
-            .map(|html| policy::fingerprint(&markdown::to_plain_text(&html)))
+            .filter_map(|(html, warning)| {
+                let plain = markdown::to_plain_text(&html?);
+                Some(policy::fingerprint(&content::policy_text(
+                    warning.as_deref(),
+                    &plain,
+                )))
+            })
             .collect(),
         blocked_user: blocks::is_blocked(db, BlockKind::User, author_id).await?,
         blocked_domain: blocks::is_blocked(db, BlockKind::Domain, domain).await?,
@@ -513,7 +519,10 @@ pub async fn edit_comment(
     let mut hist = history(db, &c.author_id, &c.author_domain).await?;
     // The comment's own earlier text is not a duplicate of itself.
     if let Some(old) = &c.content {
-        let fp = policy::fingerprint(&markdown::to_plain_text(old));
+        let fp = policy::fingerprint(&content::policy_text(
+            c.content_warning.as_deref(),
+            &markdown::to_plain_text(old),
+        ));
         hist.recent.retain(|r| *r != fp);
     }
     if c.status == CommentStatus::Published {

@@ -34,12 +34,18 @@ pub struct Body {
 }
 
 impl Body {
-    /// What the policy reads: the warning is shown publicly too, so it is checked with the text.
+    /// What the policy reads (see [`policy_text`]).
     pub fn policy_text(&self) -> String {
-        match &self.content_warning {
-            Some(warning) => format!("{warning}\n\n{}", self.plain),
-            None => self.plain.clone(),
-        }
+        policy_text(self.content_warning.as_deref(), &self.plain)
+    }
+}
+
+/// What the policy reads of a comment: the warning is shown publicly too, so it is checked
+/// with the text (and a stored comment's fingerprint for the duplicate rule is made the same).
+pub fn policy_text(content_warning: Option<&str>, plain: &str) -> String {
+    match content_warning {
+        Some(warning) => format!("{warning}\n\n{plain}"),
+        None => plain.to_owned(),
     }
 }
 
