@@ -227,11 +227,18 @@ pub fn rules(rules: &[RuleSpec]) -> String {
         .join("\n")
 }
 
-/// The notice about a held comment in the moderation room.
+/// The notice about a held comment in the moderation room (moderators read the text; a
+/// content warning is named before it).
 pub fn held_notice(c: &ModerationComment) -> String {
+    let warning = c
+        .comment
+        .content_warning
+        .as_deref()
+        .map(|w| format!("{CONTENT_WARNING}: {w}\n"))
+        .unwrap_or_default();
     format!(
         "Zurückgehalten: Kommentar {} von {} ({}, {}) zu Bekanntmachung {}:
-„{}“
+{warning}„{}“
 Regel {}: {}
 ✅ freigeben · ❌ ablehnen (als Reaktion) — oder !freigeben {} / !ablehnen {}",
         c.comment.id,
@@ -276,21 +283,39 @@ Jetzt: „{}“{}",
 }
 
 /// A published fediverse comment as posted into the announcement's thread: (plain, html).
+/// With a content warning (or the sensitive flag) the text is a Matrix spoiler whose reason is
+/// the warning, and the plain body says so before the text.
 pub fn relayed_comment(c: &ModerationComment) -> (String, String) {
-    let plain = format!(
-        "{} ({}): {}",
-        c.author_name(),
-        c.author_handle,
-        c.plain_text()
-    );
+    let text = c.comment.content.clone().unwrap_or_default();
+    let warning = c
+        .comment
+        .content_warning
+        .as_deref()
+        .or(c.comment.sensitive.then_some(SENSITIVE));
+    let (plain_text, html_text) = match warning {
+        Some(w) => (
+            format!("[{CONTENT_WARNING}: {w}] {}", c.plain_text()),
+            format!(
+                "<strong>{CONTENT_WARNING}: {}</strong> <span data-mx-spoiler=\"{}\">{text}</span>",
+                html_escape(w),
+                html_escape(w)
+            ),
+        ),
+        None => (c.plain_text(), text),
+    };
+    let plain = format!("{} ({}): {plain_text}", c.author_name(), c.author_handle);
     let html = format!(
-        "<strong>{}</strong> ({}): {}",
+        "<strong>{}</strong> ({}): {html_text}",
         html_escape(c.author_name()),
         html_escape(&c.author_handle),
-        c.comment.content.clone().unwrap_or_default()
     );
     (plain, html)
 }
+
+/// The marker of a content warning in the relay and the notices.
+const CONTENT_WARNING: &str = "Inhaltswarnung";
+/// The warning's reason when the author only marked the comment sensitive.
+const SENSITIVE: &str = "heikler Inhalt";
 
 /// An official answer as posted into the thread: (plain, html).
 pub fn relayed_answer(c: &ModerationComment, answer: &AnswerView) -> (String, String) {
@@ -322,6 +347,11 @@ pub fn announcement(a: &RelayAnnouncement, url: &str) -> (String, String) {
     }
     html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", html_escape(url)));
     (markdown::to_plain_text(&html), html)
+}
+
+/// What a citizen is told when their Matrix comment was refused (e.g. nothing to read).
+pub fn comment_refused(reason: &str) -> String {
+    format!("Ihr Kommentar wurde nicht angenommen: {reason}")
 }
 
 /// What a citizen is told after their Matrix comment, if anything.

@@ -17,6 +17,8 @@ fn comment() -> ModerationComment {
             origin_id: "https://social.example/notes/1".into(),
             origin_url: None,
             content: Some("<p>Mehr <em>Bäume</em>!</p>".into()),
+            content_warning: None,
+            sensitive: false,
             rule_id: Some("first_comment".into()),
             rule_version: Some(1),
             reason: Some("Erster Kommentar".into()),
@@ -123,4 +125,45 @@ fn announcements_lists_stats_and_log_in_german() {
         Some("Ihr Kommentar wird geprüft: Links")
     );
     assert_eq!(citizen_note(CommentStatus::Published, None), None);
+}
+
+#[test]
+fn relayed_comments_with_a_warning_are_spoilers() {
+    let mut c = comment();
+    c.comment.content_warning = Some("Politik \"<b>\"".into());
+    let (plain, html) = relayed_comment(&c);
+    assert_eq!(
+        plain,
+        "Anna <b> (@anna@social.example): [Inhaltswarnung: Politik \"<b>\"] Mehr Bäume!"
+    );
+    assert!(
+        html.ends_with(
+            "<strong>Inhaltswarnung: Politik &quot;&lt;b&gt;&quot;</strong> <span data-mx-spoiler=\"Politik &quot;&lt;b&gt;&quot;\"><p>Mehr <em>Bäume</em>!</p></span>"
+        ),
+        "{html}"
+    );
+    assert!(held_notice(&c).contains("Inhaltswarnung: Politik \"<b>\"\n„Mehr Bäume!“"));
+    // Only marked sensitive: a spoiler all the same, with a generic reason.
+    let mut flagged = comment();
+    flagged.comment.sensitive = true;
+    let (plain, html) = relayed_comment(&flagged);
+    assert!(
+        plain.contains("[Inhaltswarnung: heikler Inhalt] Mehr Bäume!"),
+        "{plain}"
+    );
+    assert!(
+        html.contains("<span data-mx-spoiler=\"heikler Inhalt\"><p>"),
+        "{html}"
+    );
+    // Without either: unchanged.
+    let (_, html) = relayed_comment(&comment());
+    assert!(!html.contains("data-mx-spoiler"), "{html}");
+}
+
+#[test]
+fn a_refused_matrix_comment_is_told_why() {
+    assert_eq!(
+        comment_refused("Der Kommentar hat keinen lesbaren Text."),
+        "Ihr Kommentar wurde nicht angenommen: Der Kommentar hat keinen lesbaren Text."
+    );
 }

@@ -293,9 +293,16 @@ pub struct Post {
     /// HTML.
     #[serde(default, deserialize_with = "lenient")]
     pub content: Option<String>,
-    /// The same content per language; Mastodon names the post's one language here.
+    /// The same content per language; Mastodon names the post's one language here. Some
+    /// servers send only this, without `content`.
     #[serde(default, deserialize_with = "lenient")]
-    pub content_map: Option<BTreeMap<String, IgnoredAny>>,
+    pub content_map: Option<BTreeMap<String, Value>>,
+    /// The content warning (plain text on Mastodon).
+    #[serde(default, deserialize_with = "lenient")]
+    pub summary: Option<String>,
+    /// Marked sensitive by its author.
+    #[serde(default, deserialize_with = "lenient")]
+    pub sensitive: Option<bool>,
     /// RFC 3339, read when used (an unreadable time is "now", not an error).
     #[serde(default, deserialize_with = "lenient")]
     pub published: Option<String>,
@@ -349,6 +356,27 @@ impl Post {
     /// The first link to the original.
     pub fn original_url(&self) -> Option<&str> {
         self.url.first().and_then(Ref::id)
+    }
+
+    /// The HTML to read and its language. `content` when it has any text (as Mastodon reads
+    /// a post); else `contentMap` in `preferred` (the site's language, `de` also matching
+    /// `de-AT`), else its first entry.
+    pub fn body(&self, preferred: &str) -> Option<(&str, Option<&str>)> {
+        if let Some(content) = self.content.as_deref().filter(|c| !c.trim().is_empty()) {
+            return Some((content, self.language()));
+        }
+        let texts = || {
+            self.content_map
+                .iter()
+                .flatten()
+                .filter_map(|(lang, v)| v.as_str().map(|text| (lang.as_str(), text)))
+        };
+        let primary = |lang: &str| lang.split('-').next().unwrap_or_default().to_owned();
+        texts()
+            .find(|(lang, _)| primary(lang).eq_ignore_ascii_case(preferred))
+            .or_else(|| texts().next())
+            .map(|(lang, text)| (text, Some(lang)))
+            .or_else(|| self.content.as_deref().map(|c| (c, self.language())))
     }
 }
 
@@ -819,6 +847,63 @@ mod tests {
         assert!(post.content.is_none() && post.in_reply_to.is_none());
         assert_eq!(post.language(), None, "two languages name none");
         assert_eq!(post.published.as_deref(), Some("yesterday"));
+    }
+
+    #[test]
+    fn content_map_alone_is_read_in_the_site_language_first() {
+        let post = |v: Value| Post::deserialize(&v).expect("post");
+        let both = post(json!({
+            "type": "Note",
+            "contentMap": {"en-GB": "<p>Trees</p>", "de-AT": "<p>Bäume</p>"},
+        }));
+        assert_eq!(both.body("de"), Some(("<p>Bäume</p>", Some("de-AT"))));
+        assert_eq!(both.body("en"), Some(("<p>Trees</p>", Some("en-GB"))));
+        // No entry in the site language: the first one.
+        let other = post(
+            json!({"type": "Note", "contentMap": {"it": "<p>Alberi</p>", "fr": "<p>Arbres</p>"}}),
+        );
+        assert_eq!(other.body("de"), Some(("<p>Arbres</p>", Some("fr"))));
+        // Blank `content` is no content; entries that are no text are skipped.
+        let blank = post(
+            json!({"type": "Note", "content": " ", "contentMap": {"de": 5, "en": "<p>x</p>"}}),
+        );
+        assert_eq!(blank.body("de"), Some(("<p>x</p>", Some("en"))));
+        // `content` wins when it has text, with the one declared language.
+        let full =
+            post(json!({"type": "Note", "content": "<p>a</p>", "contentMap": {"de": "<p>b</p>"}}));
+        assert_eq!(full.body("en"), Some(("<p>a</p>", Some("de"))));
+        assert_eq!(post(json!({"type": "Note"})).body("de"), None);
+        assert_eq!(
+            post(json!({"type": "Note", "content": ""})).body("de"),
+            Some(("", None)),
+            "empty content is read (and refused as hollow later)"
+        );
+    }
+
+    #[test]
+    fn content_warnings_are_read() {
+        let p = Post::deserialize(&json!({
+            "type": "Note", "content": "<p>x</p>", "summary": "Politik", "sensitive": true,
+        }))
+        .expect("post");
+        assert_eq!(
+            (p.summary.as_deref(), p.sensitive),
+            (Some("Politik"), Some(true))
+        );
+        let Activity::Create(c) = activity(&fixture("create_reply")) else {
+            panic!("not a Create");
+        };
+        let Some(Ref::Object(created)) = c.object else {
+            panic!("not embedded");
+        };
+        let Created::Post(p) = *created else {
+            panic!("not a post");
+        };
+        assert_eq!(
+            (p.summary, p.sensitive),
+            (None, Some(false)),
+            "Mastodon's null and false"
+        );
     }
 
     #[test]

@@ -128,6 +128,14 @@ async fn announcements(State(state): State<FedState>) -> Result<Response> {
     Ok(atom(&feed))
 }
 
+/// A comment's content warning as the feed states it, in both languages; `None` without one.
+fn warning_line(content_warning: Option<&str>, sensitive: bool) -> Option<String> {
+    match content_warning {
+        Some(w) => Some(format!("Inhaltswarnung / Content warning: {w}")),
+        None => sensitive.then(|| "Inhaltswarnung / Content warning".to_owned()),
+    }
+}
+
 fn flatten<'a>(threads: &'a [Thread], out: &mut Vec<&'a Thread>) {
     for t in threads {
         out.push(t);
@@ -161,25 +169,30 @@ async fn comments(State(state): State<FedState>, Path(id): Path<String>) -> Resu
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| "(ohne Namen)".to_owned());
         let body = match c.network {
-            Network::Fediverse => markdown::sanitize(c.content.as_deref().unwrap_or_default()),
+            Network::Fediverse => {
+                markdown::sanitize_comment(c.content.as_deref().unwrap_or_default())
+            }
             Network::Matrix => format!(
                 "<p>{}</p>",
                 rathaus_shared::apub::html_escape(c.content.as_deref().unwrap_or_default())
             ),
         };
-        let mut links = vec![link(
+        // No link to the author's own post: its URL names them.
+        let links = vec![link(
             &format!("{page_url}#comment-{}", c.id),
             "alternate",
             Some("text/html"),
         )];
-        if let Some(origin) = c
-            .origin_url
-            .as_deref()
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        {
-            links.push(link(origin, "via", None));
-        }
+        let warning = warning_line(c.content_warning.as_deref(), c.sensitive);
+        let body = match &warning {
+            Some(w) => format!(
+                "<details><summary>{}</summary>{body}</details>",
+                rathaus_shared::apub::html_escape(w)
+            ),
+            None => body,
+        };
         entries.push(Entry {
+            summary: warning.map(|w| Text::plain(xml_safe(&w))),
             title: Text::plain(xml_safe(&format!("Kommentar {} von {name}", c.id))),
             id: format!("{page_url}#comment-{}", c.id),
             updated: fixed(c.updated_at),
@@ -238,6 +251,19 @@ async fn comments(State(state): State<FedState>, Path(id): Path<String>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_are_stated_in_both_languages() {
+        assert_eq!(
+            warning_line(Some("Politik"), false).as_deref(),
+            Some("Inhaltswarnung / Content warning: Politik")
+        );
+        assert_eq!(
+            warning_line(None, true).as_deref(),
+            Some("Inhaltswarnung / Content warning")
+        );
+        assert_eq!(warning_line(None, false), None);
+    }
 
     #[test]
     fn control_characters_never_reach_the_xml() {

@@ -20,7 +20,7 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use rathaus_shared::domain::Network;
 use rathaus_shared::services::remote::{self, RemoteActorData};
-use rathaus_shared::services::{comments, erasure, follows};
+use rathaus_shared::services::{comments, content, erasure, follows};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -280,7 +280,8 @@ async fn dispatch(
             let Created::Post(post) = *created else {
                 return Ok("ignored object type");
             };
-            let Some(reply) = reply_of(&post, &signer, state.app.now())? else {
+            let Some(reply) = reply_of(&post, &signer, app.config.site.language.code(), app.now())?
+            else {
                 return Ok("ignored: not a reply");
             };
             match comments::submit_comment(app, reply).await? {
@@ -306,8 +307,10 @@ async fn dispatch(
                 .id
                 .as_deref()
                 .ok_or_else(|| Error::BadRequest("Update object has no id".into()))?;
-            let content = post.content.as_deref().unwrap_or_default();
-            match comments::edit_comment(app, id, &signer.ap_id, content).await? {
+            let (text, _) = post
+                .body(app.config.site.language.code())
+                .unwrap_or_default();
+            match comments::edit_comment(app, id, &signer.ap_id, text, &warning_of(post)).await? {
                 Some(_) => Ok("comment edited"),
                 None => Ok("ignored update"),
             }
@@ -344,11 +347,21 @@ fn check_attribution(post: &Post, signer: &RemoteActorData) -> Result<()> {
     Ok(())
 }
 
+/// A post's content warning and sensitive flag.
+fn warning_of(post: &Post) -> content::Warning {
+    content::Warning {
+        text: post.summary.clone(),
+        sensitive: post.sensitive.unwrap_or(false),
+    }
+}
+
 /// A post that replies to something: the submission for the comments service. A `published`
-/// time after `now` is clamped to `now`.
+/// time after `now` is clamped to `now`. The text is `content`, else `contentMap` in the
+/// site's `language`; the link to the original is kept only when it is an http(s) URL.
 fn reply_of(
     post: &Post,
     signer: &RemoteActorData,
+    language: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<comments::Submission>> {
     check_attribution(post, signer)?;
@@ -356,9 +369,8 @@ fn reply_of(
         return Ok(None);
     };
     let id = post.id.clone().unwrap_or_default();
-    let content = post
-        .content
-        .as_deref()
+    let (text, text_language) = post
+        .body(language)
         .ok_or_else(|| Error::Unprocessable("the Note has no content".into()))?;
     let published = post
         .published
@@ -369,7 +381,7 @@ fn reply_of(
     Ok(Some(comments::Submission {
         network: Network::Fediverse,
         origin_id: id,
-        origin_url: post.original_url().map(str::to_owned),
+        origin_url: post.original_url().and_then(content::web_url),
         in_reply_to: in_reply_to.to_owned(),
         author_id: signer.ap_id.clone(),
         author_name: signer
@@ -377,8 +389,9 @@ fn reply_of(
             .clone()
             .or_else(|| Some(format!("@{}@{}", signer.username, signer.domain))),
         author_domain: signer.domain.clone(),
-        content_html: content.to_owned(),
-        language: post.language().map(str::to_owned),
+        content_html: text.to_owned(),
+        language: text_language.map(str::to_owned),
+        warning: warning_of(post),
         created_at: published.min(now),
         received_at: now,
         public: post.is_public(),

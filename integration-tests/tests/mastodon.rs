@@ -394,3 +394,132 @@ async fn bad_inbox_requests_are_refused_and_store_nothing() {
     assert_eq!(status, 202, "{text}");
     assert_eq!(w.count("comment").await, 1);
 }
+
+/// A Mastodon reply by Ursula with status number `n`, changed by `edit`.
+fn variant(w: &World, kind: &str, n: u64, edit: impl FnOnce(&mut Value)) -> Value {
+    let name = match kind {
+        "Create" => "create_reply.json",
+        _ => "update_reply.json",
+    };
+    let text = mastodon_fixture(name)
+        .replace("https://social.example", &w.sink.url(""))
+        .replace("https://rathaus.example", &w.rathaus.public(""))
+        .replace("113456789012345678", &n.to_string());
+    let mut activity: Value = serde_json::from_str(&text).expect("fixture is JSON");
+    edit(&mut activity["object"]);
+    activity
+}
+
+#[tokio::test]
+async fn content_shapes_warnings_and_hollow_replies() {
+    let w = world().await;
+    let db = w.store.db();
+    let stored = |n: u64| {
+        let id = w.sink.url(&format!("/users/ursula/statuses/{n}"));
+        async move { comments::comment_by_origin(db, &id).await.expect("query") }
+    };
+
+    // Only `contentMap`, in two languages: the site's language (German) is read.
+    let map_only = variant(&w, "Create", 1, |o| {
+        o.as_object_mut().expect("object").remove("content");
+        o["contentMap"] = serde_json::json!({
+            "en": "<p>More trees on the market square</p>",
+            "de": "<p>Mehr Bäume auf dem Marktplatz</p>",
+        });
+    });
+    let (status, body) = w.post("/inbox", &map_only).await;
+    assert_eq!(status, 202, "{body}");
+    let c = stored(1).await.expect("stored");
+    assert_eq!(
+        c.content.as_deref(),
+        Some("<p>Mehr Bäume auf dem Marktplatz</p>")
+    );
+    assert_eq!(c.language.as_deref(), Some("de"));
+
+    // A content warning and the sensitive flag are kept.
+    let warned = variant(&w, "Create", 2, |o| {
+        o["summary"] = Value::from("Politik <b>&amp;</b> Wahl");
+        o["sensitive"] = Value::from(true);
+        o["content"] = Value::from("<p>Bitte keine Wahlplakate am Radweg.</p>");
+        o["contentMap"] = serde_json::json!({"de": "<p>Bitte keine Wahlplakate am Radweg.</p>"});
+    });
+    let (status, body) = w.post("/inbox", &warned).await;
+    assert_eq!(status, 202, "{body}");
+    let c = stored(2).await.expect("stored");
+    assert_eq!(
+        (c.content_warning.as_deref(), c.sensitive),
+        (Some("Politik & Wahl"), true)
+    );
+
+    // Links that are no http(s) URLs lose their target, keep their text; so does `url`.
+    let links = variant(&w, "Create", 3, |o| {
+        let html = "<div>Siehe <a href=\"javascript:alert(1)\">hier</a></div><div>und \
+                    <a href=\"/relativ\">da</a> <a href=\"data:text/html,x\">dort</a></div>";
+        o["content"] = Value::from(html);
+        o["contentMap"] = serde_json::json!({ "de": html });
+        o["url"] = Value::from("javascript:alert(1)");
+    });
+    let (status, body) = w.post("/inbox", &links).await;
+    assert_eq!(status, 202, "{body}");
+    let c = stored(3).await.expect("stored");
+    assert_eq!(
+        c.content.as_deref(),
+        Some("<p>Siehe hier</p><p>und da dort</p>")
+    );
+    assert_eq!(c.origin_url, None, "a javascript: url is no original");
+
+    // Hollow replies: 422 with the reason, nothing stored, the activity not marked as handled.
+    let comments_before = w.count("comment").await;
+    let handled_before = w.count("inbound_activity").await;
+    let mention = format!(
+        "<p><span class=\"h-card\" translate=\"no\"><a href=\"{}\" class=\"u-url mention\">@<span>rathaus</span></a></span> </p>",
+        w.rathaus.public("/@rathaus")
+    );
+    let hollow = [
+        "<p></p>".to_owned(),
+        "<p>&nbsp;</p><p><br></p>".to_owned(),
+        "<p>\u{200B}\u{FEFF}\u{3000}</p>".to_owned(),
+        mention,
+    ];
+    for (n, html) in (10..).zip(&hollow) {
+        let create = variant(&w, "Create", n, |o| {
+            o["content"] = Value::from(html.as_str());
+            o["contentMap"] = serde_json::json!({ "de": html });
+            o["attachment"] = serde_json::json!([{
+                "type": "Document", "mediaType": "image/png",
+                "url": w.sink.url("/media/radweg.png"), "name": null,
+            }]);
+        });
+        let (status, body) = w.post("/inbox", &create).await;
+        assert_eq!(status, 422, "{html}: {body}");
+        assert!(body.contains("keinen lesbaren Text"), "{body}");
+        assert!(stored(n).await.is_none(), "{html}");
+    }
+    assert_eq!(w.count("comment").await, comments_before);
+    assert_eq!(w.count("inbound_activity").await, handled_before);
+
+    // An edit: the warning changes; an edit to nothing is refused and changes nothing.
+    let edit = variant(&w, "Update", 2, |o| {
+        o["summary"] = Value::from("Wahlkampf");
+        o["sensitive"] = Value::from(true);
+        o["content"] = Value::from("<p>Bitte keine Wahlplakate am Radweg, danke.</p>");
+        o["contentMap"] =
+            serde_json::json!({"de": "<p>Bitte keine Wahlplakate am Radweg, danke.</p>"});
+    });
+    let (status, body) = w.post("/inbox", &edit).await;
+    assert_eq!(status, 202, "{body}");
+    let c = stored(2).await.expect("stored");
+    assert_eq!(c.content_warning.as_deref(), Some("Wahlkampf"));
+    let mut empty = variant(&w, "Update", 2, |o| {
+        o["content"] = Value::from("<p> </p>");
+        o["contentMap"] = serde_json::json!({"de": "<p> </p>"});
+    });
+    empty["id"] = Value::from(format!(
+        "{}#updates/2",
+        w.sink.url("/users/ursula/statuses/2")
+    ));
+    let (status, body) = w.post("/inbox", &empty).await;
+    assert_eq!(status, 422, "{body}");
+    let after = stored(2).await.expect("stored");
+    assert_eq!(after.content, c.content, "the empty edit changed nothing");
+}

@@ -200,6 +200,28 @@ async fn press_office_commands_citizen_replies_and_restart() {
     .await
     .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     assert_eq!(erased.content, None);
+    // A reply with nothing to read is refused, and the citizen is told why in the room.
+    let hollow_id = buergerin
+        .say_in_thread(public_room, &root, "\u{200B}\u{3000} \u{00A0}")
+        .await
+        .expect("hollow reply");
+    let refusal = buergerin
+        .wait_for(public_room, BOT, "nicht angenommen", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    assert!(
+        refusal["content"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("keinen lesbaren Text")),
+        "{refusal}"
+    );
+    assert!(
+        comments::comment_by_origin(store.db(), &hollow_id)
+            .await
+            .expect("query")
+            .is_none(),
+        "nothing stored"
+    );
     store.close().await.expect("close");
 
     // Invitations: from an allowed user (a configured moderator) the bot joins; from anyone

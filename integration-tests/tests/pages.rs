@@ -134,6 +134,7 @@ async fn public_pages_feeds_and_open_data() {
     let ursula = person(&sink, &rathaus, "ursula", "Ursula Beispiel");
     let mallory = person(&sink, &rathaus, "mallory", EVIL_NAME);
     let erin = person(&sink, &rathaus, "erin", "Erin Löschmich");
+    let frank = person(&sink, &rathaus, "frank", "Frank Formel");
     let inbox = rathaus.public("/inbox");
     let store = Store::connect(&rathaus.sqlite_url(), 1)
         .await
@@ -156,16 +157,22 @@ async fn public_pages_feeds_and_open_data() {
     .expect("follow");
     assert_eq!(status, 202, "{body}");
 
-    // Three replies: a fair one, a hostile one, and one its author deletes again.
+    // Four replies: a fair one, a hostile one, one its author deletes again, and one behind a
+    // content warning whose text a spreadsheet would run as a formula.
     let fair = "<p>Bitte eine sichere Querung an der Schulstraße einplanen.</p>";
     let mut ids = Vec::new();
     for (who, n, content) in [
         (&ursula, 101, fair),
         (&mallory, 102, EVIL_CONTENT),
         (&erin, 103, &format!("<p>{ERASED_TEXT}</p>")[..]),
+        (&frank, 104, "<p>=1+1 Baulärm ab sechs Uhr</p>"),
     ] {
         let user = who.actor.rsplit('/').next().expect("user").to_owned();
-        let create = reply(&sink, &rathaus, &user, n, content);
+        let mut create = reply(&sink, &rathaus, &user, n, content);
+        if n == 104 {
+            create["object"]["summary"] = Value::from("Lärm <script>window.__xss='cw'</script>");
+            create["object"]["sensitive"] = Value::from(true);
+        }
         let (status, body) = post_signed(&inbox, &create, &who.signer)
             .await
             .expect("post");
@@ -295,10 +302,19 @@ async fn public_pages_feeds_and_open_data() {
         page.contains("1 von Verfassenden gelöscht"),
         "deletions are counted: {page}"
     );
-    // The link to the original is to the author's server, never a script.
+    // No link to the author's post or profile: its URL names them (Open Data point of #14).
     assert!(
-        page.contains(&format!("href=\"{}", sink.url("/@ursula/101"))),
-        "original linked"
+        !page.contains(&sink.url("")),
+        "a link to the author's server on the page"
+    );
+    // The content warning is a native disclosure, its text escaped; the text inside.
+    assert!(
+        page.contains("<details class=\"cw\"><summary><strong>Inhaltswarnung: </strong><span lang=\"de\">Lärm</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Baulärm ab sechs Uhr</p></div></details>"),
+        "{page}"
     );
     let (status, _, _) = get(&format!("{base}/announcements/999"), &[]).await;
     assert_eq!(status, 404);
@@ -369,8 +385,21 @@ async fn public_pages_feeds_and_open_data() {
     let feed = atom_syndication::Feed::read_from(comments_feed.as_bytes()).expect("atom");
     assert_eq!(
         feed.entries().len(),
-        3,
-        "two comments and one official answer"
+        4,
+        "three comments and one official answer"
+    );
+    assert!(
+        !comments_feed.contains(&sink.url("")),
+        "the feed links an author's server"
+    );
+    let warned = feed
+        .entries()
+        .iter()
+        .find(|e| e.summary().is_some())
+        .expect("the entry with a content warning");
+    assert_eq!(
+        warned.summary().map(|s| s.value.as_str()),
+        Some("Inhaltswarnung / Content warning: Lärm")
     );
 
     // In a real browser: WCAG 2.1 A/AA (axe-core), nothing runs, nothing foreign loads.
@@ -525,9 +554,19 @@ async fn public_pages_feeds_and_open_data() {
         }
         if file == "comments.csv" {
             assert_eq!(
-                rows, 3,
+                rows, 4,
                 "every comment is listed, deleted ones without text"
             );
+            // The formula is neutralised and quoted; the warning has its column.
+            assert!(
+                csv_text.contains("\"'=1+1 Baulärm ab sechs Uhr\""),
+                "{csv_text}"
+            );
+            assert!(csv_text.contains("\"Lärm\",\"true\""), "{csv_text}");
+            for column in ["content_warning", "sensitive", "author"] {
+                assert!(titles.contains(&column), "{column} described");
+            }
+            assert!(!titles.contains(&"origin"), "no origin column");
         }
         all_text.push_str(&csv_text);
     }
@@ -545,7 +584,12 @@ async fn public_pages_feeds_and_open_data() {
         !all_text.contains("Bitte-loeschen-7f3a"),
         "no text of a deleted comment"
     );
-    for person in [&ursula, &mallory, &erin] {
+    // No actor URL, status URL or object id of any author.
+    assert!(
+        !all_text.contains(&sink.url("")),
+        "a URL of the authors' server in the export"
+    );
+    for person in [&ursula, &mallory, &erin, &frank] {
         let user = person.actor.rsplit('/').next().expect("user");
         assert!(
             !all_text.contains(&format!("@{user}")),

@@ -13,6 +13,7 @@ mod m20261124_000001_initial;
 mod m20261125_000001_comment_language;
 mod m20261203_000001_matrix_relay;
 mod m20261203_000002_remote_actor_key;
+mod m20261203_000003_comment_content_warning;
 mod m20261203_000004_comment_revision;
 
 /// Runs every migration in order; the same code path for SQLite and PostgreSQL.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_comment_language::Migration),
             Box::new(m20261203_000001_matrix_relay::Migration),
             Box::new(m20261203_000002_remote_actor_key::Migration),
+            Box::new(m20261203_000003_comment_content_warning::Migration),
             Box::new(m20261203_000004_comment_revision::Migration),
         ]
     }

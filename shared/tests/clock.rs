@@ -20,6 +20,7 @@ fn reply(n: u32, note: &str, at: DateTime<Utc>) -> Submission {
         author_domain: "one.example".into(),
         content_html: "<p>Mehr Bäume, bitte.</p>".into(),
         language: Some("de".into()),
+        warning: Default::default(),
         created_at: at,
         received_at: at,
         public: true,

@@ -7,6 +7,7 @@ use rathaus_shared::App;
 use rathaus_shared::entities::{ActionKind, CommentStatus, Network, comment, outbound_activity};
 use rathaus_shared::services::announcements::{self, Announce};
 use rathaus_shared::services::comments::{self, Submission, SubmitOutcome};
+use rathaus_shared::services::content::Warning;
 use rathaus_shared::services::erasure::{self, Target};
 use rathaus_shared::store::actors::{self, RemoteActorData};
 use rathaus_shared::store::comments as store;
@@ -38,6 +39,7 @@ fn reply(n: u32, who: &RemoteActorData, text: &str, note: &str) -> Submission {
         author_domain: who.domain.clone(),
         content_html: format!("<p>{text}</p>"),
         language: Some("de".into()),
+        warning: Warning::default(),
         created_at: Utc::now(),
         received_at: Utc::now(),
         public: true,
@@ -86,9 +88,15 @@ async fn erasing_a_person_withdraws_everything_that_names_them_and_nothing_else(
         }
         let a1 = stored(&app, reply(1, &anna, "Mehr Bäume", &note)).await;
         let a2 = stored(&app, reply(2, &anna, "Und Bänke", &note)).await;
-        comments::edit_comment(&app, &a2.origin_id, &anna.ap_id, "<p>Und viele Bänke</p>")
-            .await
-            .expect("edit");
+        comments::edit_comment(
+            &app,
+            &a2.origin_id,
+            &anna.ap_id,
+            "<p>Und viele Bänke</p>",
+            &Warning::default(),
+        )
+        .await
+        .expect("edit");
         let b1 = stored(&app, reply(3, &bert, "Weniger Autos", &note)).await;
         let answer_a = comments::answer(&app, a1.id, "Danke, Anna!", "@presse:hs")
             .await

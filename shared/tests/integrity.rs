@@ -6,6 +6,7 @@ use rathaus_shared::entities::{ActionKind, CommentStatus, Network, RuleAction, c
 use rathaus_shared::policy::{RuleKind, RuleSpec};
 use rathaus_shared::services::announcements::{self, Announce};
 use rathaus_shared::services::comments::{self, ModAction, Submission, SubmitOutcome};
+use rathaus_shared::services::content::Warning;
 use rathaus_shared::services::moderation;
 use rathaus_shared::store::comments::{self as store, CommentFilter};
 use rathaus_shared::store::moderation as log;
@@ -23,6 +24,7 @@ fn reply(n: u32, author: &str, text: &str, note: &str, at: DateTime<Utc>) -> Sub
         author_domain: "one.example".into(),
         content_html: format!("<p>{text}</p>"),
         language: Some("de".into()),
+        warning: Warning::default(),
         created_at: at,
         received_at: at,
         public: true,
@@ -38,10 +40,16 @@ async fn stored(app: &App, s: Submission) -> comment::Model {
 }
 
 async fn edit(app: &App, c: &comment::Model, text: &str) -> comment::Model {
-    comments::edit_comment(app, &c.origin_id, &c.author_id, &format!("<p>{text}</p>"))
-        .await
-        .expect("edit")
-        .expect("found")
+    comments::edit_comment(
+        app,
+        &c.origin_id,
+        &c.author_id,
+        &format!("<p>{text}</p>"),
+        &Warning::default(),
+    )
+    .await
+    .expect("edit")
+    .expect("found")
 }
 
 fn rule(id: &str, word: &str, action: RuleAction) -> RuleSpec {

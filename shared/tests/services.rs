@@ -22,6 +22,7 @@ fn submission(n: u32, author: &str, domain: &str, text: &str, note: &str) -> Sub
         author_domain: domain.to_owned(),
         content_html: format!("<p>{text}</p>"),
         language: Some("de".into()),
+        warning: Default::default(),
         created_at: Utc::now(),
         received_at: Utc::now(),
         public: true,

@@ -58,6 +58,8 @@ fn comment(announcement_id: i64, origin: &str, text: &str) -> NewComment {
         author_name: Some("Ursula Eins".into()),
         author_domain: "social1.example".into(),
         content: text.into(),
+        content_warning: None,
+        sensitive: false,
         language: Some("de".into()),
         status: CommentStatus::Published,
         late: false,
@@ -87,11 +89,47 @@ async fn migrations_run_up_down_and_up_again() {
                 "m20261125_000001_comment_language".to_owned(),
                 "m20261203_000001_matrix_relay".to_owned(),
                 "m20261203_000002_remote_actor_key".to_owned(),
+                "m20261203_000003_comment_content_warning".to_owned(),
                 "m20261203_000004_comment_revision".to_owned(),
             ],
             "{}",
             ts.backend
         );
+
+        // The revisions table down: it goes.
+        store.migrate_down(1).await.expect("down the revisions");
+        assert!(
+            store
+                .db()
+                .execute_unprepared("SELECT count(*) FROM comment_revision")
+                .await
+                .is_err(),
+            "{}: comment_revision still exists after down",
+            ts.backend
+        );
+        // The content warning columns down and up.
+        store
+            .migrate_down(1)
+            .await
+            .expect("down the content warning");
+        for column in ["content_warning", "sensitive"] {
+            assert!(
+                store
+                    .db()
+                    .execute_unprepared(&format!("SELECT {column} FROM comment"))
+                    .await
+                    .is_err(),
+                "{}: {column} still exists after down",
+                ts.backend
+            );
+        }
+        store.migrate().await.expect("up the content warning");
+        // Then the revisions, the warning and the key id, so that the relay table is the
+        // newest again below.
+        store
+            .migrate_down(3)
+            .await
+            .expect("down to the relay table");
 
         // The relay table down and up: its rows go back to the old keys and return.
         let db = store.db();
@@ -164,7 +202,7 @@ async fn migrations_run_up_down_and_up_again() {
         }
 
         // The language column down and up: the column goes and comes back.
-        store.migrate_down(2).await.expect("down two");
+        store.migrate_down(5).await.expect("down five");
         assert!(
             store
                 .db()
@@ -174,15 +212,15 @@ async fn migrations_run_up_down_and_up_again() {
             "{}: language column still exists after down",
             ts.backend
         );
-        store.migrate().await.expect("up two");
+        store.migrate().await.expect("up five");
         store
             .db()
             .execute_unprepared("SELECT language FROM comment")
             .await
             .expect("language column back");
 
-        store.migrate_down(3).await.expect("down");
-        assert_eq!(store.pending_migrations().await.expect("pending").len(), 3);
+        store.migrate_down(6).await.expect("down");
+        assert_eq!(store.pending_migrations().await.expect("pending").len(), 6);
         // The tables are gone: a query against one fails.
         assert!(
             store

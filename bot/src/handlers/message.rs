@@ -9,6 +9,7 @@ use matrix_sdk::ruma::events::room::message::{
 };
 use rathaus_shared::domain::Network;
 use rathaus_shared::services::comments::{self, Submission, SubmitOutcome};
+use rathaus_shared::services::content::Warning;
 use rathaus_shared::services::matrix as bot_state;
 
 use super::{claim, reply};
@@ -32,6 +33,7 @@ pub async fn on_message(ev: OriginalSyncRoomMessageEvent, room: Room, ctx: Ctx<B
                 replacement.event_id.as_str(),
                 ev.sender.as_str(),
                 &text.body,
+                &Warning::default(),
             )
             .await
             {
@@ -140,7 +142,7 @@ async fn on_citizen_message(
         .timestamp_millis_opt(i64::from(ev.origin_server_ts.get()))
         .single()
         .unwrap_or_else(|| ctx.app.now());
-    let outcome = comments::submit_comment(
+    let submitted = comments::submit_comment(
         &ctx.app,
         Submission {
             network: Network::Matrix,
@@ -155,8 +157,9 @@ async fn on_citizen_message(
             author_name: name,
             author_domain: ev.sender.server_name().to_string(),
             content_html: body.to_owned(),
-            // Matrix messages do not declare their language.
+            // Matrix messages do not declare their language, nor a content warning.
             language: None,
+            warning: Warning::default(),
             created_at: created,
             received_at: ctx.app.now(),
             // Public rooms only: every message there is public.
@@ -164,7 +167,15 @@ async fn on_citizen_message(
             privileged: ctx.is_staff(&ev.sender),
         },
     )
-    .await?;
+    .await;
+    let outcome = match submitted {
+        Ok(outcome) => outcome,
+        // Refused (e.g. nothing to read): the citizen is told why; nothing was stored.
+        Err(rathaus_shared::Error::Invalid(reason)) => {
+            return reply(room, ev, &replies::comment_refused(&reason)).await;
+        }
+        Err(other) => return Err(other.into()),
+    };
     if let SubmitOutcome::Stored(c) = outcome
         && let Some(note) = replies::citizen_note(c.status, c.reason.as_deref())
     {

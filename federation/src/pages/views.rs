@@ -208,7 +208,7 @@ fn comment_body(c: &CommentView) -> Markup {
     let text = c.content.as_deref().unwrap_or_default();
     match c.network {
         // Stored sanitised; sanitised again here so a future path cannot skip it.
-        Network::Fediverse => PreEscaped(rathaus_shared::markdown::sanitize(text)),
+        Network::Fediverse => PreEscaped(rathaus_shared::markdown::sanitize_comment(text)),
         Network::Matrix => html! {
             @for (i, line) in text.lines().enumerate() {
                 @if i > 0 { br; }
@@ -218,10 +218,26 @@ fn comment_body(c: &CommentView) -> Markup {
     }
 }
 
-/// Only http(s) links to originals; anything else (e.g. `javascript:`) is not linked.
-fn safe_link(url: Option<&str>) -> Option<String> {
-    let url = url::Url::parse(url?).ok()?;
-    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+/// The comment's text, behind a native disclosure when its author gave a content warning or
+/// marked it sensitive: the warning (escaped text) is the summary, the text opens on request.
+fn comment_text(f: &Frame<'_>, c: &CommentView) -> Markup {
+    let body = html! { div class="body" lang=[c.language.as_deref()] { (comment_body(c)) } };
+    if c.content_warning.is_none() && !c.sensitive {
+        return body;
+    }
+    html! {
+        details class="cw" {
+            summary {
+                strong { (f.t("Inhaltswarnung", "Content warning")) ": " }
+                @match &c.content_warning {
+                    Some(warning) => span lang=[c.language.as_deref()] { (warning) },
+                    None => (f.t("heikler Inhalt", "sensitive content")),
+                }
+                " " span class="meta" { (f.t("(Text anzeigen)", "(show text)")) }
+            }
+            (body)
+        }
+    }
 }
 
 fn thread(f: &Frame<'_>, t: &Thread) -> Markup {
@@ -241,12 +257,9 @@ fn thread(f: &Frame<'_>, t: &Thread) -> Markup {
                 h3 id={ "comment-" (c.id) "-by" } { (name) }
                 p class="meta" {
                     (network) " · " (f.when(c.created_at))
-                    @if let Some(href) = safe_link(c.origin_url.as_deref()) {
-                        " · " a href=(href) rel="nofollow noopener noreferrer" { (f.t("Original", "Original")) }
-                    }
                     @if c.late { " · " (f.t("nach Ende eingegangen", "arrived after closing")) }
                 }
-                div class="body" lang=[c.language.as_deref()] { (comment_body(c)) }
+                (comment_text(f, c))
                 @for a in &t.answers {
                     aside class="answer" aria-label=(f.t("Offizielle Antwort", "Official answer")) {
                         p class="meta" { strong { (f.t("Offizielle Antwort", "Official answer")) } " · " (f.when(a.created_at)) }
@@ -684,7 +697,8 @@ mod tests {
                 author_name: Some("<b onmouseover=alert(1)>Eve</b>".into()),
                 content: Some(content.into()),
                 language: Some("en-GB".into()),
-                origin_url: Some("javascript:alert(1)".into()),
+                content_warning: None,
+                sensitive: false,
                 late: false,
                 created_at: t,
                 updated_at: t,
@@ -772,6 +786,46 @@ mod tests {
             );
             assert!(html.contains(&format!("<html lang=\"{}\">", lang.code())));
         }
+    }
+
+    #[test]
+    fn content_warnings_hide_the_text_behind_a_disclosure() {
+        let mut t = comment_thread(1, Network::Fediverse, "<p>Der Text</p>");
+        t.comment.content_warning = Some("<b>Politik</b> & Wahl".into());
+        let mut flagged = comment_thread(2, Network::Matrix, "Nur markiert");
+        flagged.comment.sensitive = true;
+        let plain = comment_thread(3, Network::Fediverse, "<p>Offen</p>");
+        for (lang, label, generic) in [
+            (Lang::De, "Inhaltswarnung", "heikler Inhalt"),
+            (Lang::En, "Content warning", "sensitive content"),
+        ] {
+            let f = frame(lang);
+            let html = comment_text(&f, &t.comment).into_string();
+            assert!(
+                html.starts_with(&format!(
+                    "<details class=\"cw\"><summary><strong>{label}: </strong><span lang=\"en-GB\">&lt;b&gt;Politik&lt;/b&gt; &amp; Wahl</span>"
+                )),
+                "{html}"
+            );
+            assert!(html.contains("<p>Der Text</p></div></details>"), "{html}");
+            assert!(!html.contains("<b>"), "the warning is text: {html}");
+            let html = comment_text(&f, &flagged.comment).into_string();
+            assert!(
+                html.contains(&format!("{label}: </strong>{generic}")),
+                "{html}"
+            );
+            assert!(html.contains("Nur markiert</div></details>"), "{html}");
+            let html = comment_text(&f, &plain.comment).into_string();
+            assert!(!html.contains("<details"), "{html}");
+        }
+    }
+
+    #[test]
+    fn no_link_to_the_author_s_post_or_profile() {
+        let t = comment_thread(1, Network::Fediverse, "<p>Text</p>");
+        let html = thread(&frame(Lang::De), &t).into_string();
+        assert!(!html.contains("href"), "{html}");
+        assert!(!html.contains("Original"), "{html}");
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub struct Model {
     pub author_domain: String,
     /// `None` after the author deleted it: only that it existed is kept.
     pub content: Option<String>,
+    /// The content warning (`summary`) as plain text; shown before the text, never as HTML.
+    pub content_warning: Option<String>,
+    /// The author marked the comment sensitive.
+    pub sensitive: bool,
     /// BCP 47 language tag the author's server declared, if any.
     pub language: Option<String>,
     pub status: CommentStatus,

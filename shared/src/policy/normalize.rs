@@ -11,7 +11,7 @@
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
 /// Characters that render as nothing (or only steer layout) and so can hide inside words.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'

@@ -9,6 +9,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
+use super::content::{self, Warning};
 use super::enqueue_activity;
 use crate::app::App;
 use crate::apub::{self, Addressee};
@@ -36,6 +37,8 @@ pub struct Submission {
     pub content_html: String,
     /// The language the author's server declared (a BCP 47 tag), if any.
     pub language: Option<String>,
+    /// The content warning and sensitive flag (fediverse only).
+    pub warning: Warning,
     /// The time the sender claims (`published`, `origin_server_ts`): shown, never trusted.
     pub created_at: DateTime<Utc>,
     /// When Rathaus received it: rate limits and lateness are judged by this time only.
@@ -116,10 +119,11 @@ async fn history<C: ConnectionTrait>(
         .filter(comment::Column::Status.eq(CommentStatus::Published))
         .count(db)
         .await?;
-    let recent: Vec<(i64, Option<String>)> = comment::Entity::find()
+    let recent: Vec<(i64, Option<String>, Option<String>)> = comment::Entity::find()
         .select_only()
         .column(comment::Column::Id)
         .column(comment::Column::Content)
+        .column(comment::Column::ContentWarning)
         .filter(comment::Column::AuthorId.eq(author_id))
         .order_by_desc(comment::Column::Id)
         .limit(20)
@@ -131,13 +135,16 @@ async fn history<C: ConnectionTrait>(
     let earlier = comments::recent_revisions_by_author(db, author_id, 20).await?;
     let texts = recent
         .into_iter()
-        .filter_map(|(id, text)| text.map(|t| (id, t)))
-        .chain(earlier);
+        .filter_map(|(id, text, warning)| text.map(|t| (id, t, warning)))
+        .chain(earlier.into_iter().map(|(id, text)| (id, text, None)));
     Ok(AuthorHistory {
         published: u32::try_from(published).unwrap_or(u32::MAX),
         recent: texts
-            .filter(|(id, _)| Some(*id) != except)
-            .map(|(_, html)| policy::fingerprint(&markdown::to_plain_text(&html)))
+            .filter(|(id, _, _)| Some(*id) != except)
+            .map(|(_, html, warning)| {
+                let plain = markdown::to_plain_text(&html);
+                policy::fingerprint(&content::policy_text(warning.as_deref(), &plain))
+            })
             .collect(),
         blocked_user: blocks::is_blocked(db, BlockKind::User, author_id).await?,
         blocked_domain: blocks::is_blocked(db, BlockKind::Domain, domain).await?,
@@ -186,17 +193,12 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
     let event_time = s.created_at.min(received);
     // Replies after a consultation closed are kept but not counted.
     let late = view.consultation.is_some() && !view.is_open(received);
+    // Nothing to read: refused with the reason, nothing stored.
+    let body = content::read(s.network, &s.content_html, &s.warning, &app.urls())?;
     if !s.public {
-        return keep_private(app, s, &thread, event_time, received, late).await;
+        return keep_private(app, s, body, &thread, event_time, received, late).await;
     }
-    let (content, plain) = match s.network {
-        Network::Fediverse => {
-            let html = markdown::sanitize(&s.content_html);
-            let plain = markdown::to_plain_text(&html);
-            (html, plain)
-        }
-        Network::Matrix => (s.content_html.clone(), s.content_html.clone()),
-    };
+    let plain = body.policy_text();
 
     let decision = if thread.appeal {
         Decision {
@@ -237,7 +239,9 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
             author_id: s.author_id.clone(),
             author_name: s.author_name,
             author_domain: s.author_domain,
-            content,
+            content: body.stored,
+            content_warning: body.content_warning,
+            sensitive: body.sensitive,
             language: s.language.filter(|l| is_language_tag(l)),
             status: status_of(decision.outcome),
             late,
@@ -322,15 +326,12 @@ const PRIVATE_REPLY_NOTICE: &str = "<p>Ihre Antwort war nicht öffentlich adress
 async fn keep_private(
     app: &App,
     s: Submission,
+    body: content::Body,
     thread: &Thread,
     event_time: DateTime<Utc>,
     received: DateTime<Utc>,
     late: bool,
 ) -> Result<SubmitOutcome> {
-    let content = match s.network {
-        Network::Fediverse => markdown::sanitize(&s.content_html),
-        Network::Matrix => s.content_html.clone(),
-    };
     let txn = app.store.db().begin().await?;
     let inserted = comments::insert_comment(
         &txn,
@@ -343,7 +344,9 @@ async fn keep_private(
             author_id: s.author_id,
             author_name: s.author_name,
             author_domain: s.author_domain,
-            content,
+            content: body.stored,
+            content_warning: body.content_warning,
+            sensitive: body.sensitive,
             language: s.language.filter(|l| is_language_tag(l)),
             status: CommentStatus::Private,
             late,
@@ -597,13 +600,15 @@ pub fn status_after_edit(current: CommentStatus, decision: Outcome) -> CommentSt
     }
 }
 
-/// An author's edit: the policy runs again on the new text, the old text is kept for the
-/// moderators, and the result can only keep or tighten the comment's status.
+/// An author's edit: the policy runs again on the new text (and warning), the old text is
+/// kept for the moderators, and the result can only keep or tighten the comment's status. An
+/// edit that leaves nothing to read is refused like such a comment.
 pub async fn edit_comment(
     app: &App,
     origin_id: &str,
     author_id: &str,
     content_html: &str,
+    warning: &Warning,
 ) -> Result<Option<comment::Model>> {
     let db = app.store.db();
     let Some(c) = comments::comment_by_origin(db, origin_id).await? else {
@@ -615,15 +620,12 @@ pub async fn edit_comment(
     if c.status == CommentStatus::Deleted {
         return Ok(Some(c));
     }
-    let (content, plain) = match c.network {
-        Network::Fediverse => {
-            let html = markdown::sanitize(content_html);
-            let plain = markdown::to_plain_text(&html);
-            (html, plain)
-        }
-        Network::Matrix => (content_html.to_owned(), content_html.to_owned()),
-    };
-    if c.content.as_deref() == Some(content.as_str()) {
+    let body = content::read(c.network, content_html, warning, &app.urls())?;
+    let plain = body.policy_text();
+    if c.content.as_deref() == Some(body.stored.as_str())
+        && c.content_warning == body.content_warning
+        && c.sensitive == body.sensitive
+    {
         return Ok(Some(c));
     }
     let now = app.now();
@@ -652,7 +654,8 @@ pub async fn edit_comment(
     if let Some(old) = c.content.clone() {
         comments::insert_revision(&txn, c.id, old, now).await?;
     }
-    comments::update_comment_content(&txn, c.id, content, now).await?;
+    comments::update_comment_content(&txn, c.id, body.stored, now).await?;
+    comments::set_content_warning(&txn, c.id, body.content_warning, body.sensitive).await?;
     if closed && !c.late {
         comments::mark_late(&txn, c.id, now).await?;
     }

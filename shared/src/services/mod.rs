@@ -3,6 +3,7 @@
 
 pub mod announcements;
 pub mod comments;
+pub mod content;
 pub mod erasure;
 pub mod export;
 pub mod follows;

@@ -61,7 +61,8 @@ pub struct Thread {
     pub replies: Vec<Thread>,
 }
 
-/// A published comment as the public sees it: no author id, no moderation detail.
+/// A published comment as the public sees it: no author id, no link to the author's post or
+/// profile (both name them), no moderation detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommentView {
     pub id: i64,
@@ -71,8 +72,10 @@ pub struct CommentView {
     pub content: Option<String>,
     /// BCP 47 language tag the author's server declared, if any.
     pub language: Option<String>,
-    /// Link to the original, as the author's server gave it (not checked here).
-    pub origin_url: Option<String>,
+    /// The content warning, plain text (escape it), and the sensitive flag: the text is shown
+    /// only on request when either is set.
+    pub content_warning: Option<String>,
+    pub sensitive: bool,
     /// Arrived after the consultation closed.
     pub late: bool,
     pub created_at: DateTime<Utc>,
@@ -87,7 +90,8 @@ impl From<comment::Model> for CommentView {
             author_name: c.author_name,
             content: c.content,
             language: c.language,
-            origin_url: c.origin_url,
+            content_warning: c.content_warning,
+            sensitive: c.sensitive,
             late: c.late,
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -373,6 +377,8 @@ mod tests {
             author_name: None,
             author_domain: "x.example".into(),
             content: Some("text".into()),
+            content_warning: None,
+            sensitive: false,
             language: None,
             status: CommentStatus::Published,
             late: false,

@@ -23,6 +23,9 @@ pub struct NewComment {
     pub author_name: Option<String>,
     pub author_domain: String,
     pub content: String,
+    /// The content warning as plain text, and the author's sensitive flag.
+    pub content_warning: Option<String>,
+    pub sensitive: bool,
     pub language: Option<String>,
     pub status: CommentStatus,
     pub late: bool,
@@ -57,6 +60,8 @@ pub async fn insert_comment<C: ConnectionTrait>(
         author_name: Set(new.author_name),
         author_domain: Set(new.author_domain),
         content: Set(Some(new.content)),
+        content_warning: Set(new.content_warning),
+        sensitive: Set(new.sensitive),
         language: Set(new.language),
         status: Set(new.status),
         late: Set(new.late),
@@ -274,6 +279,22 @@ pub async fn mark_late<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) 
     Ok(())
 }
 
+/// An edit's content warning and sensitive flag replace the old ones.
+pub async fn set_content_warning<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    content_warning: Option<String>,
+    sensitive: bool,
+) -> Result<()> {
+    comment::Entity::update_many()
+        .col_expr(comment::Column::ContentWarning, content_warning.into())
+        .col_expr(comment::Column::Sensitive, sensitive.into())
+        .filter(comment::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Keeps a comment's text as it was before an edit.
 pub async fn insert_revision<C: ConnectionTrait>(
     db: &C,
@@ -345,6 +366,7 @@ pub async fn erase_comment<C: ConnectionTrait>(
         .await?;
     let mut model = found.into_active_model();
     model.content = Set(None);
+    model.content_warning = Set(None);
     model.author_name = Set(None);
     model.origin_url = Set(None);
     model.status = Set(CommentStatus::Deleted);

@@ -52,6 +52,8 @@ pub async fn erase_comment<C: ConnectionTrait>(
     let deleted_at = c.deleted_at.unwrap_or(now);
     let mut model = c.into_active_model();
     model.content = Set(None);
+    model.content_warning = Set(None);
+    model.sensitive = Set(false);
     model.author_name = Set(None);
     model.author_id = Set(author);
     model.author_domain = Set(String::new());
