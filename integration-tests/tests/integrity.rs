@@ -197,3 +197,113 @@ async fn direct_and_followers_only_replies_stay_private_and_edits_do_not_overtur
     assert!(log.contains("bearbeitet"), "{log}");
     assert!(!log.contains("freundlich"));
 }
+
+#[tokio::test]
+async fn an_erased_person_leaves_no_trace_in_pages_answers_or_open_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::start().await.expect("sink");
+    let (allow, peers) = allow_peers(&[sink.port]);
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[(allow, &peers)]).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    rathaus
+        .command(&[
+            "announce",
+            "--consultation",
+            "--closes",
+            "2099-12-31T18:00:00+01:00",
+            "Wie soll der Platz aussehen?",
+        ])
+        .expect("announce");
+    let note = rathaus.public("/announcements/1");
+    let mut people = Vec::new();
+    for name in ["annegret", "bertram"] {
+        let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
+        let id = sink.url(&format!("/users/{name}"));
+        sink.put_document(
+            &format!("/users/{name}"),
+            json!({
+                "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+                "id": id, "type": "Person", "preferredUsername": name, "name": format!("{name} Muster"),
+                "inbox": format!("{id}/inbox"),
+                "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": keys.public_pem},
+            }),
+        );
+        let signer =
+            Signer::from_pem(&format!("{id}#main-key"), &keys.private_pem).expect("signer");
+        let create = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{id}/statuses/1/activity"), "type": "Create", "actor": id,
+            "to": [PUBLIC],
+            "object": {
+                "id": format!("{id}/statuses/1"), "type": "Note", "attributedTo": id,
+                "inReplyTo": note, "to": [PUBLIC],
+                "content": format!("<p>Vorschlag von {name}: mehr Schatten</p>"),
+            },
+        });
+        let (status, text) = post(&rathaus, &create, &signer).await;
+        assert_eq!(status, 202, "{text}");
+        people.push((name, id, signer));
+    }
+    rathaus
+        .command(&["comments", "answer", "1", "Danke für den Vorschlag!"])
+        .expect("answer");
+    assert_eq!(
+        reqwest::get(rathaus.url("/answers/1"))
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
+    assert!(
+        page(&rathaus, "/announcements/1")
+            .await
+            .contains("annegret Muster")
+    );
+
+    // Annegret's account is deleted: her server sends Delete{actor}.
+    let (name, id, signer) = &people[0];
+    let delete = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{id}#delete"), "type": "Delete", "actor": id, "object": id,
+        "to": [PUBLIC],
+    });
+    let (status, text) = post(&rathaus, &delete, signer).await;
+    assert_eq!(status, 202, "{text}");
+    for path in [
+        "/announcements/1",
+        "/announcements/1/comments.atom",
+        "/open-data/1/comments.csv",
+        "/open-data/1/consultation.json",
+        "/open-data/1/moderation-log.csv",
+        "/moderation-log",
+    ] {
+        let body = page(&rathaus, path).await;
+        assert!(!body.contains(name), "{path} still names {name}");
+        assert!(!body.contains(id.as_str()), "{path} still links {id}");
+    }
+    // The answer that mentioned her is withdrawn, as is the activity that carried it.
+    assert_eq!(
+        reqwest::get(rathaus.url("/answers/1"))
+            .await
+            .expect("get")
+            .status(),
+        410
+    );
+    // Bertram is still there; a request by mail erases his one comment by id.
+    assert!(
+        page(&rathaus, "/announcements/1")
+            .await
+            .contains("bertram Muster")
+    );
+    let out = rathaus
+        .command(&["erase", "--comment", "2"])
+        .expect("erase");
+    assert!(out.contains("comments erased: 1"), "{out}");
+    assert!(!page(&rathaus, "/announcements/1").await.contains("bertram"));
+    // Bad input: a clear error, nothing changed.
+    let err = rathaus
+        .command(&["erase", "--comment", "99"])
+        .expect_err("unknown comment");
+    assert!(err.to_string().contains("99"), "{err}");
+    rathaus.command(&["erase"]).expect_err("whose data?");
+}
