@@ -86,6 +86,12 @@ pub enum Command {
     /// Apply the retention rules now (`rathaus serve` does it every hour): pseudonymise the
     /// authors of comments on consultations that ended long enough ago.
     Retention,
+    /// Blocked people and servers, as the moderators' `!sperren` handles them: a blocked
+    /// server (and its subdomains, any port) can no longer comment, follow or receive anything.
+    Blocks {
+        #[command(subcommand)]
+        action: BlocksCommand,
+    },
     /// Erase a person's data (a request under GDPR Art. 17, e.g. by mail): their comments keep
     /// only that they existed; answers and notices that name them are withdrawn; the Matrix
     /// bot redacts its copies. Logged without personal data.
@@ -98,6 +104,23 @@ pub enum Command {
         #[arg(long, value_name = "ID", group = "whom")]
         comment: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlocksCommand {
+    /// List every block: kind, target, reason.
+    List,
+    /// Block a person (an ActivityPub actor URL or @name:server) or a server (example.org).
+    Add {
+        target: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a block.
+    Remove { target: String },
+    /// Block every domain of a Mastodon domain-block export (CSV with #domain,#severity,…)
+    /// or of a plain list, one domain per line.
+    Import { file: PathBuf },
 }
 
 /// The forms of the Open Data export.

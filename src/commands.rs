@@ -6,13 +6,14 @@ use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use rathaus_shared::domain::BlockKind;
 use rathaus_shared::services::comments::{self as comment_service, ModAction};
 use rathaus_shared::services::export::CommentRow;
-use rathaus_shared::services::{announcements, erasure, export, retention};
+use rathaus_shared::services::{announcements, erasure, export, moderation, retention};
 use rathaus_shared::store::comments::CommentFilter;
 use rathaus_shared::{App, Config, Store};
 
-use crate::cli::{CommentsCommand, ExportFormat};
+use crate::cli::{BlocksCommand, CommentsCommand, ExportFormat};
 
 /// Opens the app, runs `command` on it and closes the store again, also after a failure (the
 /// command's error is the one reported).
@@ -201,6 +202,49 @@ pub async fn close(app: App, id: i64) -> anyhow::Result<()> {
 }
 
 /// # `rathaus retention`
+/// # `rathaus blocks list|add|remove|import`
+pub async fn blocks(app: App, action: BlocksCommand) -> anyhow::Result<()> {
+    match action {
+        BlocksCommand::List => {
+            for b in moderation::blocks(&app).await? {
+                let kind = match b.kind {
+                    BlockKind::User => "user",
+                    BlockKind::Domain => "domain",
+                };
+                println!(
+                    "{}\t{}\t{}",
+                    kind,
+                    b.target,
+                    b.reason.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        BlocksCommand::Add { target, reason } => {
+            let kind = moderation::block_kind(&target)?;
+            let new = moderation::block(&app, kind, &target, reason, "cli").await?;
+            println!(
+                "{} {target}",
+                if new { "blocked" } else { "already blocked" }
+            );
+        }
+        BlocksCommand::Remove { target } => {
+            let kind = moderation::block_kind(&target)?;
+            let was = moderation::unblock(&app, kind, &target, "cli").await?;
+            println!(
+                "{} {target}",
+                if was { "unblocked" } else { "was not blocked:" }
+            );
+        }
+        BlocksCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let added = moderation::import_mastodon_domain_blocks(&app, &text, "cli").await?;
+            println!("domains blocked: {added}");
+        }
+    }
+    Ok(())
+}
+
 /// # `rathaus erase --author ID | --comment ID`
 pub async fn erase(app: App, author: Option<String>, comment: Option<i64>) -> anyhow::Result<()> {
     let target = match (author, comment) {

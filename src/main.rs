@@ -81,6 +81,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Close { id } => with_app(config, |app| commands::close(app, id)).await,
         Command::Retention => with_app(config, commands::retention).await,
+        Command::Blocks { action } => with_app(config, |app| commands::blocks(app, action)).await,
         Command::Erase { author, comment } => {
             with_app(config, |app| commands::erase(app, author, comment)).await
         }

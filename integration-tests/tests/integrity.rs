@@ -307,3 +307,74 @@ async fn an_erased_person_leaves_no_trace_in_pages_answers_or_open_data() {
     assert!(err.to_string().contains("99"), "{err}");
     rathaus.command(&["erase"]).expect_err("whose data?");
 }
+
+#[tokio::test]
+async fn blocks_from_the_command_line_cover_subdomains_and_stop_follows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::start().await.expect("sink");
+    let (allow, peers) = allow_peers(&[sink.port]);
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &[(allow, &peers)]).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    let csv = dir.path().join("blocks.csv");
+    std::fs::write(
+        &csv,
+        "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n\
+         spam.example,suspend,true,true,Spam,false\n\
+         noise.example,noop,false,false,,false\n\
+         localhost,suspend,false,false,Testnetz,false\n",
+    )
+    .expect("write");
+    let out = rathaus
+        .command(&["blocks", "import", csv.to_str().expect("path")])
+        .expect("import");
+    assert!(out.contains("domains blocked: 2"), "{out}");
+    rathaus
+        .command(&[
+            "blocks",
+            "add",
+            "@troll:matrix.example",
+            "--reason",
+            "Trolling",
+        ])
+        .expect("add user");
+    let list = rathaus.command(&["blocks", "list"]).expect("list");
+    for line in [
+        "domain\tspam.example\tSpam",
+        "domain\tlocalhost",
+        "user\t@troll:matrix.example\tTrolling",
+    ] {
+        assert!(list.contains(line), "{line} missing in {list}");
+    }
+    assert!(!list.contains("noise.example"), "{list}");
+    let err = rathaus
+        .command(&["blocks", "add", "not a target"])
+        .expect_err("bad target");
+    assert!(err.to_string().contains("neither a person"), "{err}");
+
+    // The sink's host (localhost, any port) is blocked: its Follow is refused, nothing stored.
+    let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
+    let id = sink.url("/users/fritz");
+    sink.put_document(
+        "/users/fritz",
+        json!({
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": id, "type": "Person", "preferredUsername": "fritz", "inbox": format!("{id}/inbox"),
+            "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": keys.public_pem},
+        }),
+    );
+    let signer = Signer::from_pem(&format!("{id}#main-key"), &keys.private_pem).expect("signer");
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{id}#follow"), "type": "Follow", "actor": id,
+        "object": rathaus.public("/users/rathaus"),
+    });
+    let (status, text) = post(&rathaus, &follow, &signer).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("blocked"), "{text}");
+    let out = rathaus
+        .command(&["blocks", "remove", "localhost"])
+        .expect("remove");
+    assert!(out.contains("unblocked"), "{out}");
+    let (status, text) = post(&rathaus, &follow, &signer).await;
+    assert_eq!(status, 202, "{text}");
+}

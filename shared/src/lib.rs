@@ -7,6 +7,7 @@ pub mod apub;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod domains;
 pub mod entities;
 pub mod error;
 pub mod keys;

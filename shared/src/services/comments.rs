@@ -217,10 +217,16 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
         };
         let mut d = policy::evaluate(&app.policy(), &input, &hist, now);
         if !s.privileged
-            && let Some(limited) =
-                app.policy
-                    .limits
-                    .check(&s.author_id, &s.author_domain, received, received)
+            && let Some(limited) = app
+                .policy
+                .limits
+                // One instance with its subdomains and ports counts as one.
+                .check(
+                    &s.author_id,
+                    &crate::domains::registrable(&s.author_domain),
+                    received,
+                    received,
+                )
         {
             d = d.stricter(limited);
         }

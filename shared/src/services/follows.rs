@@ -6,8 +6,10 @@ use serde_json::Value;
 use super::enqueue_activity;
 use crate::app::App;
 use crate::apub;
-use crate::error::Result;
+use crate::entities::BlockKind;
+use crate::error::{Error, Result};
 use crate::store::actors::{self, RemoteActorData};
+use crate::store::blocks;
 
 /// Records the follow and queues a signed `Accept` to the follower, atomically.
 /// A repeated Follow is accepted again (the follower may have lost our first Accept).
@@ -18,6 +20,14 @@ pub async fn follow(app: &App, follower: RemoteActorData, follow_activity: Value
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    let db = app.store.db();
+    if blocks::is_blocked(db, BlockKind::Domain, &follower.domain).await?
+        || blocks::is_blocked(db, BlockKind::User, &follower.ap_id).await?
+    {
+        return Err(Error::Invalid(
+            "follows from this account or server are not accepted here (blocked)".into(),
+        ));
+    }
     let inbox = follower.inbox.clone();
     let follower_id = follower.ap_id.clone();
     let txn = app.store.db().begin().await?;

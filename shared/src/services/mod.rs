@@ -44,6 +44,19 @@ pub(crate) async fn enqueue_activity<C: ConnectionTrait>(
         now,
     )
     .await?;
-    delivery::enqueue(db, activity.id, inboxes, now).await?;
+    // Nothing goes to a blocked domain, whoever's inbox it is.
+    let blocked = crate::store::blocks::blocked_domains(db).await?;
+    let inboxes: Vec<String> = inboxes
+        .iter()
+        .filter(|inbox| {
+            let host = url::Url::parse(inbox)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            !blocked.iter().any(|d| crate::domains::covers(d, &host))
+        })
+        .cloned()
+        .collect();
+    delivery::enqueue(db, activity.id, &inboxes, now).await?;
     Ok(id)
 }

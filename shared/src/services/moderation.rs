@@ -8,9 +8,9 @@ use crate::app::App;
 use crate::entities::{ActionKind, BlockKind, policy_rule};
 use crate::error::{Error, Result};
 use crate::policy::{Policy, RuleSpec};
-use crate::store::blocks;
 use crate::store::moderation::{self, NewAction};
 use crate::store::policy::{self as rules, NewRule};
+use crate::store::{actors, blocks, delivery};
 
 async fn log<C: sea_orm::ConnectionTrait>(
     app: &App,
@@ -109,9 +109,24 @@ pub async fn block(
 ) -> Result<bool> {
     let txn = app.store.db().begin().await?;
     let new = blocks::add_block(&txn, kind, target, reason.clone(), moderator, app.now()).await?;
+    if kind == BlockKind::Domain {
+        cut_off_domain(&txn, target).await?;
+    }
     log(app, &txn, ActionKind::Block, moderator, None, reason).await?;
     txn.commit().await?;
     Ok(new)
+}
+
+/// A blocked domain's followers are removed and nothing more is delivered to it.
+async fn cut_off_domain<C: sea_orm::ConnectionTrait>(db: &C, domain: &str) -> Result<()> {
+    let followers = actors::remove_followers_on_domain(db, domain).await?;
+    let deliveries = delivery::drop_pending_to_domain(db, domain).await?;
+    tracing::info!(
+        followers,
+        deliveries,
+        "domain blocked: follows and deliveries ended"
+    );
+    Ok(())
 }
 
 pub async fn unblock(app: &App, kind: BlockKind, target: &str, moderator: &str) -> Result<bool> {
@@ -122,6 +137,30 @@ pub async fn unblock(app: &App, kind: BlockKind, target: &str, moderator: &str) 
     }
     txn.commit().await?;
     Ok(removed)
+}
+
+/// Every block, people first, for `rathaus blocks list`.
+pub async fn blocks(app: &App) -> Result<Vec<crate::entities::block::Model>> {
+    blocks::list_blocks(app.store.db()).await
+}
+
+/// What a block target is: a person (`@name:server`, an actor URL) or a server's domain.
+pub fn block_kind(target: &str) -> Result<BlockKind> {
+    let t = target.trim();
+    if t.starts_with('@') || t.starts_with("http://") || t.starts_with("https://") {
+        Ok(BlockKind::User)
+    } else if !t.is_empty()
+        && t
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    {
+        // A host name (`example.org`, also a single-label intranet name), port allowed.
+        Ok(BlockKind::Domain)
+    } else {
+        Err(Error::Invalid(format!(
+            "`{t}` is neither a person (@name:server, https://…) nor a server (example.org)"
+        )))
+    }
 }
 
 /// One row of a Mastodon domain-block export.
@@ -207,6 +246,7 @@ pub async fn import_mastodon_domain_blocks(
         if blocks::add_block(&txn, BlockKind::Domain, &row.domain, reason, moderator, now).await? {
             added += 1;
         }
+        cut_off_domain(&txn, &row.domain).await?;
     }
     log(
         app,

@@ -177,6 +177,38 @@ pub async fn remove_follower<C: ConnectionTrait>(db: &C, remote_actor_id: i64) -
     Ok(res.rows_affected > 0)
 }
 
+/// Ends the follows of every actor on a blocked domain (or its subdomains). Returns how many.
+pub async fn remove_followers_on_domain<C: ConnectionTrait>(db: &C, domain: &str) -> Result<u64> {
+    let following: Vec<(i64, String)> = remote_actor::Entity::find()
+        .select_only()
+        .column(remote_actor::Column::Id)
+        .column(remote_actor::Column::Domain)
+        .filter(
+            remote_actor::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(follower::Column::RemoteActorId)
+                    .from(follower::Entity)
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = following
+        .into_iter()
+        .filter(|(_, host)| crate::domains::covers(domain, host))
+        .map(|(id, _)| id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(follower::Entity::delete_many()
+        .filter(follower::Column::RemoteActorId.is_in(ids))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 pub async fn count_followers<C: ConnectionTrait>(db: &C) -> Result<u64> {
     Ok(follower::Entity::find().count(db).await?)
 }

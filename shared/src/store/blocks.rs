@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::OnConflict,
 };
 
@@ -14,7 +15,7 @@ use crate::error::{Error, Result};
 fn normalise(kind: BlockKind, target: &str) -> String {
     let t = target.trim();
     match kind {
-        BlockKind::Domain => t.trim_end_matches('.').to_lowercase(),
+        BlockKind::Domain => crate::domains::host_only(t),
         BlockKind::User => t.to_owned(),
     }
 }
@@ -34,7 +35,7 @@ pub async fn add_block<C: ConnectionTrait>(
             "nothing to block: the target is empty".into(),
         ));
     }
-    let existed = is_blocked(db, kind, &target).await?;
+    let existed = has_block(db, kind, &target).await?;
     block::Entity::insert(block::ActiveModel {
         id: NotSet,
         kind: Set(kind),
@@ -67,7 +68,36 @@ pub async fn remove_block<C: ConnectionTrait>(
     Ok(res.rows_affected > 0)
 }
 
+/// True if `target` is blocked. A domain is blocked when it or a parent domain is (a block of
+/// `example.org` covers `a.example.org:8443`).
 pub async fn is_blocked<C: ConnectionTrait>(db: &C, kind: BlockKind, target: &str) -> Result<bool> {
+    if kind == BlockKind::Domain {
+        return Ok(blocked_domains(db)
+            .await?
+            .iter()
+            .any(|d| crate::domains::covers(d, target)));
+    }
+    Ok(block::Entity::find()
+        .filter(block::Column::Kind.eq(kind))
+        .filter(block::Column::Target.eq(normalise(kind, target)))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// Every blocked domain (a short list: it is read whole).
+pub async fn blocked_domains<C: ConnectionTrait>(db: &C) -> Result<Vec<String>> {
+    Ok(block::Entity::find()
+        .select_only()
+        .column(block::Column::Target)
+        .filter(block::Column::Kind.eq(BlockKind::Domain))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// True if this exact target has a block of its own (not through a parent domain).
+pub async fn has_block<C: ConnectionTrait>(db: &C, kind: BlockKind, target: &str) -> Result<bool> {
     Ok(block::Entity::find()
         .filter(block::Column::Kind.eq(kind))
         .filter(block::Column::Target.eq(normalise(kind, target)))

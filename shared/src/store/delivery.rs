@@ -68,6 +68,31 @@ pub fn inbox_host(inbox: &str) -> Result<String> {
 
 /// One job per inbox; an inbox already queued for this activity is skipped.
 /// Returns how many jobs were added.
+/// Drops the deliveries not yet made to hosts on a blocked domain (or its subdomains).
+pub async fn drop_pending_to_domain<C: ConnectionTrait>(db: &C, domain: &str) -> Result<u64> {
+    let hosts: Vec<String> = delivery_job::Entity::find()
+        .select_only()
+        .column(delivery_job::Column::Host)
+        .filter(delivery_job::Column::Status.eq(JobStatus::Pending))
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    let hosts: Vec<String> = hosts
+        .into_iter()
+        .filter(|h| crate::domains::covers(domain, h))
+        .collect();
+    if hosts.is_empty() {
+        return Ok(0);
+    }
+    Ok(delivery_job::Entity::delete_many()
+        .filter(delivery_job::Column::Status.eq(JobStatus::Pending))
+        .filter(delivery_job::Column::Host.is_in(hosts))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
     activity_id: i64,
