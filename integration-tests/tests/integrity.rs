@@ -26,6 +26,23 @@ async fn post(rathaus: &Rathaus, activity: &Value, signer: &Signer) -> (u16, Str
     (res.status().as_u16(), res.text().await.unwrap_or_default())
 }
 
+/// A Mastodon-shaped person served by the sink at `/users/{name}`, and a signer for them.
+fn person(sink: &Sink, name: &str) -> (String, Signer) {
+    let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
+    let id = sink.url(&format!("/users/{name}"));
+    sink.put_document(
+        &format!("/users/{name}"),
+        json!({
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": id, "type": "Person", "preferredUsername": name, "name": format!("{name} Muster"),
+            "inbox": format!("{id}/inbox"), "followers": format!("{id}/followers"),
+            "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": keys.public_pem},
+        }),
+    );
+    let signer = Signer::from_pem(&format!("{id}#main-key"), &keys.private_pem).expect("signer");
+    (id, signer)
+}
+
 async fn page(rathaus: &Rathaus, path: &str) -> String {
     reqwest::get(rathaus.url(path))
         .await
@@ -51,20 +68,7 @@ async fn direct_and_followers_only_replies_stay_private_and_edits_do_not_overtur
             "Wie soll der Platz aussehen?",
         ])
         .expect("announce");
-    let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
-    let ursula = sink.url("/users/ursula");
-    sink.put_document(
-        "/users/ursula",
-        json!({
-            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-            "id": ursula, "type": "Person", "preferredUsername": "ursula",
-            "inbox": sink.url("/users/ursula/inbox"),
-            "followers": sink.url("/users/ursula/followers"),
-            "publicKey": {"id": format!("{ursula}#main-key"), "owner": ursula, "publicKeyPem": keys.public_pem},
-        }),
-    );
-    let signer =
-        Signer::from_pem(&format!("{ursula}#main-key"), &keys.private_pem).expect("signer");
+    let (ursula, signer) = person(&sink, "ursula");
     let our_actor = rathaus.public("/users/rathaus");
     let note = rathaus.public("/announcements/1");
     let reply = |n: u32, text: &str, to: Value, cc: Value| {
@@ -217,19 +221,7 @@ async fn an_erased_person_leaves_no_trace_in_pages_answers_or_open_data() {
     let note = rathaus.public("/announcements/1");
     let mut people = Vec::new();
     for name in ["annegret", "bertram"] {
-        let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
-        let id = sink.url(&format!("/users/{name}"));
-        sink.put_document(
-            &format!("/users/{name}"),
-            json!({
-                "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-                "id": id, "type": "Person", "preferredUsername": name, "name": format!("{name} Muster"),
-                "inbox": format!("{id}/inbox"),
-                "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": keys.public_pem},
-            }),
-        );
-        let signer =
-            Signer::from_pem(&format!("{id}#main-key"), &keys.private_pem).expect("signer");
+        let (id, signer) = person(&sink, name);
         let create = json!({
             "@context": "https://www.w3.org/ns/activitystreams",
             "id": format!("{id}/statuses/1/activity"), "type": "Create", "actor": id,
@@ -352,17 +344,7 @@ async fn blocks_from_the_command_line_cover_subdomains_and_stop_follows() {
     assert!(err.to_string().contains("neither a person"), "{err}");
 
     // The sink's host (localhost, any port) is blocked: its Follow is refused, nothing stored.
-    let keys = rathaus_shared::keys::generate_rsa_keypair().expect("keys");
-    let id = sink.url("/users/fritz");
-    sink.put_document(
-        "/users/fritz",
-        json!({
-            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-            "id": id, "type": "Person", "preferredUsername": "fritz", "inbox": format!("{id}/inbox"),
-            "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": keys.public_pem},
-        }),
-    );
-    let signer = Signer::from_pem(&format!("{id}#main-key"), &keys.private_pem).expect("signer");
+    let (id, signer) = person(&sink, "fritz");
     let follow = json!({
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": format!("{id}#follow"), "type": "Follow", "actor": id,

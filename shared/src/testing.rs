@@ -110,6 +110,22 @@ where
     }
 }
 
+/// A consultation open for a week from now (by the app's clock), and its Note's URL.
+pub async fn open_consultation(app: &crate::App) -> String {
+    let view = crate::services::announcements::announce(
+        app,
+        crate::services::announcements::Announce {
+            text: "Wie soll der Platz aussehen?".into(),
+            closes_at: Some(app.now() + chrono::Duration::days(7)),
+            author: "cli".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("announce");
+    app.urls().announcement(view.announcement.id)
+}
+
 /// The built-in configuration, for tests that need one.
 pub fn default_config() -> Config {
     Config::load_from(None, &[]).expect("default config loads")

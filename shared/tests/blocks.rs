@@ -2,7 +2,7 @@
 //! PostgreSQL when configured): a blocked domain covers its subdomains and ports, for
 //! comments, follows and deliveries alike.
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use rathaus_shared::App;
 use rathaus_shared::entities::{BlockKind, CommentStatus, Network, delivery_job};
 use rathaus_shared::services::announcements::{self, Announce};
@@ -10,7 +10,7 @@ use rathaus_shared::services::comments::{self, Submission, SubmitOutcome};
 use rathaus_shared::services::content::Warning;
 use rathaus_shared::services::{follows, moderation};
 use rathaus_shared::store::actors::{self, RemoteActorData};
-use rathaus_shared::testing::{default_config, for_each_store};
+use rathaus_shared::testing::{default_config, for_each_store, open_consultation};
 use sea_orm::EntityTrait;
 
 fn actor(name: &str, host: &str) -> RemoteActorData {
@@ -68,18 +68,7 @@ async fn a_domain_block_covers_subdomains_ports_follows_and_deliveries() {
         let mut config = default_config();
         config.policy.instance_burst = 2;
         let app = App::with_store(config, store).await.expect("app");
-        let view = announcements::announce(
-            &app,
-            Announce {
-                text: "Wie soll der Platz aussehen?".into(),
-                closes_at: Some(Utc::now() + Duration::days(7)),
-                author: "cli".into(),
-                ..Announce::default()
-            },
-        )
-        .await
-        .expect("announce");
-        let note = app.urls().announcement(view.announcement.id);
+        let note = open_consultation(&app).await;
 
         // One instance under many names counts once: its subdomains share the limit.
         let mut rules = Vec::new();

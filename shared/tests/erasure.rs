@@ -2,17 +2,16 @@
 //! comments keep only that they existed, what we sent that names them is withdrawn, the log
 //! records it without naming them, and nobody else's data is touched.
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use rathaus_shared::App;
 use rathaus_shared::entities::{ActionKind, CommentStatus, Network, comment, outbound_activity};
-use rathaus_shared::services::announcements::{self, Announce};
 use rathaus_shared::services::comments::{self, Submission, SubmitOutcome};
 use rathaus_shared::services::content::Warning;
 use rathaus_shared::services::erasure::{self, Target};
 use rathaus_shared::store::actors::{self, RemoteActorData};
 use rathaus_shared::store::comments as store;
 use rathaus_shared::store::moderation as log;
-use rathaus_shared::testing::{default_config, for_each_store};
+use rathaus_shared::testing::{default_config, for_each_store, open_consultation};
 use sea_orm::EntityTrait;
 
 fn person(name: &str) -> RemoteActorData {
@@ -68,18 +67,7 @@ async fn payloads(app: &App) -> Vec<String> {
 async fn erasing_a_person_withdraws_everything_that_names_them_and_nothing_else() {
     for_each_store(|store| async move {
         let app = App::with_store(default_config(), store).await.expect("app");
-        let view = announcements::announce(
-            &app,
-            Announce {
-                text: "Wie soll der Platz aussehen?".into(),
-                closes_at: Some(Utc::now() + Duration::days(7)),
-                author: "cli".into(),
-                ..Announce::default()
-            },
-        )
-        .await
-        .expect("announce");
-        let note = app.urls().announcement(view.announcement.id);
+        let note = open_consultation(&app).await;
         let (anna, bert) = (person("anna"), person("bert"));
         for p in [&anna, &bert] {
             actors::upsert_remote_actor(app.store.db(), p.clone(), Utc::now())

@@ -150,8 +150,7 @@ pub fn block_kind(target: &str) -> Result<BlockKind> {
     if t.starts_with('@') || t.starts_with("http://") || t.starts_with("https://") {
         Ok(BlockKind::User)
     } else if !t.is_empty()
-        && t
-            .chars()
+        && t.chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
     {
         // A host name (`example.org`, also a single-label intranet name), port allowed.

@@ -177,20 +177,23 @@ pub async fn remove_follower<C: ConnectionTrait>(db: &C, remote_actor_id: i64) -
     Ok(res.rows_affected > 0)
 }
 
+/// The remote actors that follow us, as a filter.
+fn is_follower() -> sea_orm::sea_query::SimpleExpr {
+    remote_actor::Column::Id.in_subquery(
+        sea_orm::sea_query::Query::select()
+            .column(follower::Column::RemoteActorId)
+            .from(follower::Entity)
+            .to_owned(),
+    )
+}
+
 /// Ends the follows of every actor on a blocked domain (or its subdomains). Returns how many.
 pub async fn remove_followers_on_domain<C: ConnectionTrait>(db: &C, domain: &str) -> Result<u64> {
     let following: Vec<(i64, String)> = remote_actor::Entity::find()
         .select_only()
         .column(remote_actor::Column::Id)
         .column(remote_actor::Column::Domain)
-        .filter(
-            remote_actor::Column::Id.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(follower::Column::RemoteActorId)
-                    .from(follower::Entity)
-                    .to_owned(),
-            ),
-        )
+        .filter(is_follower())
         .into_tuple()
         .all(db)
         .await?;
@@ -222,14 +225,7 @@ pub async fn follower_ids<C: ConnectionTrait>(
     let ids: Vec<String> = remote_actor::Entity::find()
         .select_only()
         .column(remote_actor::Column::ApId)
-        .filter(
-            remote_actor::Column::Id.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(follower::Column::RemoteActorId)
-                    .from(follower::Entity)
-                    .to_owned(),
-            ),
-        )
+        .filter(is_follower())
         .order_by_asc(remote_actor::Column::Id)
         .offset(offset)
         .limit(limit)
@@ -244,14 +240,7 @@ pub async fn follower_inboxes<C: ConnectionTrait>(db: &C) -> Result<Vec<String>>
     let inboxes: Vec<String> = remote_actor::Entity::find()
         .select_only()
         .expr_as(Expr::cust("COALESCE(shared_inbox, inbox)"), "target")
-        .filter(
-            remote_actor::Column::Id.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(follower::Column::RemoteActorId)
-                    .from(follower::Entity)
-                    .to_owned(),
-            ),
-        )
+        .filter(is_follower())
         .distinct()
         .into_tuple()
         .all(db)
