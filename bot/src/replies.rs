@@ -282,6 +282,22 @@ Jetzt: „{}“{}",
     )
 }
 
+/// A reply that was not addressed to the public, for the moderators: marked as such, never
+/// relayed anywhere else.
+pub fn private_notice(c: &ModerationComment) -> String {
+    format!(
+        "Privatnachricht (nicht öffentlich, zählt nicht in der Beteiligung): Kommentar {} von {} ({}, {}) zu Bekanntmachung {}:
+„{}“
+Die Person wurde informiert, dass nur öffentliche Antworten zählen.",
+        c.comment.id,
+        c.author_name(),
+        c.comment.author_id,
+        network_label(c.comment.network),
+        c.comment.announcement_id,
+        c.plain_text(),
+    )
+}
+
 /// A published fediverse comment as posted into the announcement's thread: (plain, html).
 /// With a content warning (or the sensitive flag) the text is a Matrix spoiler whose reason is
 /// the warning, and the plain body says so before the text.

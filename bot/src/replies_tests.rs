@@ -167,3 +167,18 @@ fn a_refused_matrix_comment_is_told_why() {
         "Ihr Kommentar wurde nicht angenommen: Der Kommentar hat keinen lesbaren Text."
     );
 }
+
+#[test]
+fn private_replies_and_edits_are_marked_for_the_moderators() {
+    let notice = private_notice(&comment());
+    assert!(
+        notice.starts_with("Privatnachricht (nicht öffentlich"),
+        "{notice}"
+    );
+    assert!(notice.contains("„Mehr Bäume!“"));
+    // No approve hint: a private reply cannot be published.
+    assert!(!notice.contains("!freigeben"));
+    let edited = edit_notice(&comment(), Some("Weniger Bäume"));
+    assert!(edited.contains("Vorher: „Weniger Bäume“"), "{edited}");
+    assert!(edited.contains("Jetzt: „Mehr Bäume!“"), "{edited}");
+}

@@ -308,11 +308,26 @@ async fn private_replies_never_become_public() {
                 .expect("facts")
                 .is_empty()
         );
+        // The moderators' log has it (the bot shows it in the moderation room, marked); the
+        // public log and its statistics do not.
+        let steps = log::actions_for_comments(db, &[c.id]).await.expect("log");
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].action, ActionKind::PrivateReply);
+        let public = log::list_actions_page(db, 0, 100).await.expect("page");
         assert!(
-            log::actions_for_comments(db, &[c.id])
+            public.iter().all(|s| s.comment_id != Some(c.id)),
+            "{public:?}"
+        );
+        assert_eq!(
+            log::count_actions(db).await.expect("count"),
+            public.len() as u64
+        );
+        assert!(
+            log::actions_by_rule(db)
                 .await
-                .expect("log")
-                .is_empty()
+                .expect("by rule")
+                .iter()
+                .all(|(a, _, _)| *a != ActionKind::PrivateReply)
         );
         // Only when asked for by name.
         let private = store::list_comments(

@@ -51,7 +51,7 @@ async fn on_step(client: &Client, ctx: &BotCtx, step: &LogStep) -> Result<Vec<Re
         return Ok(Vec::new());
     };
     match step.action {
-        ActionKind::AutoHold => {
+        ActionKind::AutoHold | ActionKind::PrivateReply => {
             let Some(room) = ctx
                 .rooms
                 .moderation
@@ -60,10 +60,13 @@ async fn on_step(client: &Client, ctx: &BotCtx, step: &LogStep) -> Result<Vec<Re
             else {
                 return Ok(Vec::new());
             };
+            let text = if step.action == ActionKind::PrivateReply {
+                replies::private_notice(&c)
+            } else {
+                replies::held_notice(&c)
+            };
             let sent = room
-                .send(RoomMessageEventContent::notice_plain(replies::held_notice(
-                    &c,
-                )))
+                .send(RoomMessageEventContent::notice_plain(text))
                 .await?;
             Ok(vec![(
                 room.room_id().to_string(),

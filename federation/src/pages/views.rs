@@ -428,6 +428,8 @@ pub fn action_label(lang: Lang, action: ActionKind) -> &'static str {
         ActionKind::EditRejected => ("bearbeitet, abgelehnt", "edited, rejected"),
         ActionKind::Edit => ("bearbeitet", "edited"),
         ActionKind::Erasure => ("Daten gelöscht", "data erased"),
+        // Never in the public log (filtered in the store); named for completeness.
+        ActionKind::PrivateReply => ("nicht öffentliche Antwort", "non-public reply"),
         ActionKind::Block => ("Sperre eingerichtet", "block added"),
         ActionKind::Unblock => ("Sperre aufgehoben", "block lifted"),
         ActionKind::BlockImport => ("Sperrliste eingelesen", "block list imported"),

@@ -163,6 +163,10 @@ pub enum ActionKind {
     /// An author's edit that left the comment's status as it was.
     #[sea_orm(string_value = "edit")]
     Edit,
+    /// A reply not addressed to the public arrived: shown to the moderators only, never in
+    /// the public log.
+    #[sea_orm(string_value = "private_reply")]
+    PrivateReply,
     /// A person's data erased (their account deleted, or a request under GDPR Art. 17).
     #[sea_orm(string_value = "erasure")]
     Erasure,
@@ -195,6 +199,7 @@ impl ActionKind {
             Self::EditRejected => "edit_rejected",
             Self::Edit => "edit",
             Self::Erasure => "erasure",
+            Self::PrivateReply => "private_reply",
             Self::Block => "block",
             Self::Unblock => "unblock",
             Self::BlockImport => "block_import",

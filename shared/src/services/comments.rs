@@ -371,6 +371,13 @@ async fn keep_private(
             return Ok(SubmitOutcome::Duplicate(c));
         }
     };
+    // For the moderation room only (the bot follows the log); the public log leaves it out.
+    moderation::log_action(
+        &txn,
+        NewAction::plain(Some(c.id), ActionKind::PrivateReply, "policy"),
+        received,
+    )
+    .await?;
     let queued = c.network == Network::Fediverse
         && notify_author(app, &txn, &c, PRIVATE_REPLY_NOTICE, app.now()).await?;
     txn.commit().await?;

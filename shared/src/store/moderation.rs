@@ -104,6 +104,7 @@ pub async fn list_actions_page<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<moderation_action::Model>> {
     Ok(moderation_action::Entity::find()
+        .filter(public_steps())
         .order_by_desc(moderation_action::Column::Id)
         .offset(offset)
         .limit(limit)
@@ -112,7 +113,16 @@ pub async fn list_actions_page<C: ConnectionTrait>(
 }
 
 pub async fn count_actions<C: ConnectionTrait>(db: &C) -> Result<u64> {
-    Ok(moderation_action::Entity::find().count(db).await?)
+    Ok(moderation_action::Entity::find()
+        .filter(public_steps())
+        .count(db)
+        .await?)
+}
+
+/// Steps the public log and statistics show: all but the arrival of private replies, which
+/// are for the moderators' eyes only.
+fn public_steps() -> sea_orm::sea_query::SimpleExpr {
+    moderation_action::Column::Action.ne(ActionKind::PrivateReply)
 }
 
 /// How often each action was taken under each rule (`None`: no rule, e.g. a manual approval).
@@ -124,6 +134,7 @@ pub async fn actions_by_rule<C: ConnectionTrait>(
         .column(moderation_action::Column::Action)
         .column(moderation_action::Column::RuleId)
         .column_as(moderation_action::Column::Id.count(), "n")
+        .filter(public_steps())
         .group_by(moderation_action::Column::Action)
         .group_by(moderation_action::Column::RuleId)
         .into_tuple()
