@@ -3,14 +3,13 @@
 
 mod cli;
 mod commands;
+mod logging;
 mod serve;
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use rathaus_shared::Config;
-use rathaus_shared::config::LogFormat;
 
 use cli::{Cli, Command};
 use commands::{AnnounceMode, with_app};
@@ -89,21 +88,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 fn init_tracing(config: &Config) -> anyhow::Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(f) if !f.is_empty() => EnvFilter::try_new(f),
-        _ => EnvFilter::try_new(&config.log.filter),
-    }
-    .context("log.filter")?;
-    // Colours only for people at a terminal, never into log files or journald.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    let result = match config.log.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let user = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.is_empty() => f,
+        _ => config.log.filter.clone(),
     };
-    result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+    logging::init(&user, config.log.format)
 }

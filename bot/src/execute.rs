@@ -63,7 +63,12 @@ async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String,
             )
             .await?;
             let id = view.announcement.id;
-            replies::consultation_started(id, closes, urls.announcement(id).as_str())
+            replies::consultation_started(
+                id,
+                closes,
+                app.config.site.time_zone,
+                urls.announcement(id).as_str(),
+            )
         }
         PressCommand::Correct { id, text } => {
             announcements::correct(app, id, text.into_string()).await?;
@@ -146,6 +151,7 @@ async fn moderate(
                 kind,
                 action,
                 reason: reason.concat(),
+                reason_en: None,
                 words: if is_regex { Vec::new() } else { values.clone() },
                 whole_word: true,
                 patterns: if is_regex { values } else { Vec::new() },

@@ -7,13 +7,15 @@ use rathaus_shared::domain::{AnnouncementKind, CommentStatus, Network};
 use rathaus_shared::markdown;
 use rathaus_shared::policy::RuleSpec;
 use rathaus_shared::services::matrix::{
-    CommentCounts, LogStep, ModerationComment, RelayAnnouncement,
+    CommentCounts, LogStep, ModerationComment, RelayAnnouncement, ReportView, Reported,
 };
 use rathaus_shared::services::transparency::AnswerView;
 
 pub const WRONG_ROOM: &str = "Dieser Befehl gehört in den Presse- bzw. Moderationsraum. / This command belongs in the press or moderation room.";
 pub const NOT_ALLOWED: &str = "Entschuldigung, diesen Befehl dürfen Sie hier nicht nutzen. / Sorry, you may not use this command here.";
 pub const INTERNAL_ERROR: &str = "Ein interner Fehler ist aufgetreten; bitte später erneut versuchen. / An internal error occurred.";
+/// The hint for a message in a public room that is no reply in an announcement's thread.
+pub const HOW_TO_TAKE_PART: &str = "Hallo! Kommentare zu einer Bekanntmachung oder Beteiligung schreiben Sie als Antwort in deren Thread; Nachrichten außerhalb eines Threads werden nicht berücksichtigt.\nHello! To comment on an announcement or consultation, reply in its thread; messages outside a thread are not taken into account.";
 pub const ONLY_MODERATORS: &str =
     "Entschuldigung, nur die Moderation kann so entscheiden. / Only moderators can decide this.";
 
@@ -52,18 +54,24 @@ pub fn decided_by_reaction(id: i64, status: CommentStatus, who: &str) -> String 
     )
 }
 
-fn utc(t: DateTime<Utc>) -> String {
-    t.format("%d.%m.%Y %H:%M UTC").to_string()
+/// A time in the site's time zone, as people in the town read it.
+fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    rathaus_shared::apub::local_time(t, tz, "%d.%m.%Y %H:%M %Z")
 }
 
 pub fn announced(id: i64, url: &str) -> String {
     format!("Bekanntmachung {id} veröffentlicht: {url}")
 }
 
-pub fn consultation_started(id: i64, closes: DateTime<Utc>, url: &str) -> String {
+pub fn consultation_started(
+    id: i64,
+    closes: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    url: &str,
+) -> String {
     format!(
         "Beteiligung {id} gestartet, offen bis {}: {url}",
-        utc(closes)
+        local(closes, tz)
     )
 }
 
@@ -282,6 +290,35 @@ Jetzt: „{}“{}",
     )
 }
 
+/// A report from the fediverse, for the moderators: what, from which instance, and why.
+pub fn report_notice(r: &ReportView) -> String {
+    let about = match (&r.about, &r.comment) {
+        (Reported::Comment(_), Some(c)) => format!(
+            "Kommentar {} von {} ({}) zu Bekanntmachung {}, jetzt {}:\n„{}“",
+            c.comment.id,
+            c.author_name(),
+            network_label(c.comment.network),
+            c.comment.announcement_id,
+            status_word(c.comment.status),
+            c.plain_text()
+        ),
+        (Reported::Comment(id), None) => format!("Kommentar {id}"),
+        (Reported::Announcement(id), _) => format!("Bekanntmachung {id}"),
+        (Reported::Account, _) => "das Rathaus-Konto selbst".to_owned(),
+    };
+    let actions = match &r.about {
+        Reported::Comment(id) => format!(
+            "\n✅ freigeben · ❌ ablehnen (als Reaktion) — oder !verbergen {id} / !ablehnen {id}"
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "Meldung aus dem Fediverse (Instanz {}) über {about}\nBegründung: {}{actions}",
+        r.reporter_domain,
+        r.content.as_deref().unwrap_or("(keine)"),
+    )
+}
+
 /// A reply that was not addressed to the public, for the moderators: marked as such, never
 /// relayed anywhere else.
 pub fn private_notice(c: &ModerationComment) -> String {
@@ -349,37 +386,149 @@ pub fn relayed_answer(c: &ModerationComment, answer: &AnswerView) -> (String, St
 }
 
 /// An announcement as posted into the public rooms: (plain, html).
-pub fn announcement(a: &RelayAnnouncement, url: &str) -> (String, String) {
+pub fn announcement(a: &RelayAnnouncement, url: &str, tz: chrono_tz::Tz) -> (String, String) {
     let mut html = String::new();
     if let Some(title) = &a.title {
         html.push_str(&format!("<p><strong>{}</strong></p>", html_escape(title)));
     }
     html.push_str(&a.body_html);
-    if let Some(closes) = a.closes_at {
+    if let Some(closed) = a.closed_at {
+        html.push_str(&format!(
+            "<p>Beteiligung beendet am {} — Antworten werden gespeichert, aber nicht mehr berücksichtigt. / Closed; replies are kept but no longer counted.</p>",
+            local(closed, tz)
+        ));
+    } else if let Some(closes) = a.closes_at {
         html.push_str(&format!(
             "<p>Beteiligung bis {} — antworten Sie im Thread. / Reply in the thread.</p>",
-            utc(closes)
+            local(closes, tz)
         ));
+    }
+    if a.result_html.is_some() {
+        html.push_str("<p>Das Ergebnis steht im Thread und auf der Seite. / The result is in the thread and on the page.</p>");
     }
     html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", html_escape(url)));
     (markdown::to_plain_text(&html), html)
 }
 
+/// Posted into the thread when the press office closes a consultation early: (plain, html).
+pub fn closed_early(at: DateTime<Utc>, tz: chrono_tz::Tz) -> (String, String) {
+    let html = format!(
+        "<p>Die Beteiligung wurde am {} vorzeitig beendet. Antworten werden gespeichert, aber nicht mehr berücksichtigt.</p><p>This consultation closed early on {}. Replies are kept but no longer counted.</p>",
+        local(at, tz),
+        rathaus_shared::apub::local_time(at, tz, "%Y-%m-%d %H:%M %Z"),
+    );
+    (markdown::to_plain_text(&html), html)
+}
+
+/// A consultation's result, posted into its thread: (plain, html).
+pub fn result_post(result_html: &str, url: &str) -> (String, String) {
+    let html = format!(
+        "<p><strong>Ergebnis der Beteiligung / Result of the consultation</strong></p>{result_html}<p><a href=\"{0}\">{0}</a></p>",
+        html_escape(url)
+    );
+    (markdown::to_plain_text(&html), html)
+}
+
+/// What a Matrix comment's author is told in their thread, German first with an English line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorNotice {
+    /// Held by a rule (or after an edit) until a moderator decides.
+    Held,
+    /// Refused by a rule.
+    Refused,
+    /// Published by a moderator after review.
+    Approved,
+    /// Rejected by a moderator.
+    Rejected,
+    /// Hidden by a moderator after it was public.
+    Hidden,
+    /// Arrived after the consultation closed.
+    Late,
+}
+
+const APPEAL: &str = "Antworten Sie auf diese Nachricht, wenn Sie eine Prüfung durch die Moderation wünschen. / Reply to this message to ask a moderator for a review.";
+
+/// The notice to a comment's author: (plain, html). `reason` is the rule's or the moderator's.
+pub fn author_notice(kind: AuthorNotice, reason: Option<&str>) -> (String, String) {
+    // Rule reasons read `Deutsch / English`; a moderator's reason is one text for both.
+    let reason = reason
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| r.split_once(" / ").unwrap_or((r, r)));
+    let because = |de: &str, en: &str| match reason {
+        Some((r_de, r_en)) => (
+            format!("{de} Grund: {r_de}"),
+            format!("{en} Reason: {r_en}"),
+        ),
+        None => (de.to_owned(), en.to_owned()),
+    };
+    let (de, en, appeal) = match kind {
+        AuthorNotice::Held => {
+            let (de, en) = because(
+                "Ihr Kommentar wird von der Moderation geprüft und ist bis dahin nicht öffentlich.",
+                "Your comment is being reviewed by a moderator and is not public until then.",
+            );
+            (de, en, true)
+        }
+        AuthorNotice::Refused => {
+            let (de, en) = because(
+                "Ihr Kommentar wurde nicht veröffentlicht.",
+                "Your comment was not published.",
+            );
+            (de, en, true)
+        }
+        AuthorNotice::Approved => (
+            "Ihr Kommentar wurde nach Prüfung veröffentlicht.".to_owned(),
+            "Your comment was published after review.".to_owned(),
+            false,
+        ),
+        AuthorNotice::Rejected => {
+            let (de, en) = because(
+                "Die Moderation hat Ihren Kommentar abgelehnt.",
+                "A moderator rejected your comment.",
+            );
+            (de, en, true)
+        }
+        AuthorNotice::Hidden => {
+            let (de, en) = because(
+                "Die Moderation hat Ihren Kommentar verborgen.",
+                "A moderator hid your comment.",
+            );
+            (de, en, true)
+        }
+        AuthorNotice::Late => (
+            "Die Beteiligung ist bereits beendet; Ihr Kommentar wird gespeichert, aber nicht mehr berücksichtigt.".to_owned(),
+            "This consultation has closed; your comment is kept but no longer counted.".to_owned(),
+            false,
+        ),
+    };
+    let mut html = format!("<p>{}</p><p>{}</p>", html_escape(&de), html_escape(&en));
+    let mut plain = format!("{de}\n{en}");
+    if appeal {
+        html.push_str(&format!("<p>{}</p>", html_escape(APPEAL)));
+        plain.push('\n');
+        plain.push_str(APPEAL);
+    }
+    (plain, html)
+}
+
+/// A Matrix comment published after review, posted by the bot into the thread (the author's
+/// own message left the room while it was held): (plain, html), naming the author with a
+/// matrix.to link.
+pub fn quoted_comment(c: &ModerationComment) -> (String, String) {
+    let link = format!("https://matrix.to/#/{}", c.comment.author_id);
+    let plain = format!("{} schrieb: {}", c.author_name(), c.plain_text());
+    let html = format!(
+        "<a href=\"{}\">{}</a> schrieb:<blockquote>{}</blockquote>",
+        html_escape(&link),
+        html_escape(c.author_name()),
+        markdown::to_html(&c.plain_text())
+    );
+    (plain, html)
+}
+
 /// What a citizen is told when their Matrix comment was refused (e.g. nothing to read).
 pub fn comment_refused(reason: &str) -> String {
     format!("Ihr Kommentar wurde nicht angenommen: {reason}")
-}
-
-/// What a citizen is told after their Matrix comment, if anything.
-pub fn citizen_note(status: CommentStatus, reason: Option<&str>) -> Option<String> {
-    let reason = reason.unwrap_or("");
-    match status {
-        CommentStatus::Pending => Some(format!("Ihr Kommentar wird geprüft: {reason}")),
-        CommentStatus::Rejected => Some(format!(
-            "Ihr Kommentar wurde nicht veröffentlicht: {reason}"
-        )),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -76,11 +76,30 @@ fn announcements_lists_stats_and_log_in_german() {
         title: Some("Radweg".into()),
         body_html: "<p>Wie?</p>".into(),
         closes_at: Some("2026-12-31T22:59:59Z".parse().expect("time")),
+        closed_at: None,
+        result_html: None,
         retracted: false,
     };
-    let (plain, html) = announcement(&a, "https://rathaus.example/announcements/3");
+    let (plain, html) = announcement(
+        &a,
+        "https://rathaus.example/announcements/3",
+        chrono_tz::Europe::Berlin,
+    );
     assert!(html.contains("<strong>Radweg</strong>"));
-    assert!(html.contains("Beteiligung bis 31.12.2026 22:59 UTC"));
+    // The site's time zone, not UTC: 22:59 UTC is 23:59 in Berlin in winter.
+    assert!(
+        html.contains("Beteiligung bis 31.12.2026 23:59 CET"),
+        "{html}"
+    );
+    assert!(
+        consultation_started(
+            3,
+            "2027-07-15T21:59:59Z".parse().expect("time"),
+            chrono_tz::Europe::Berlin,
+            "u"
+        )
+        .contains("offen bis 15.07.2027 23:59 CEST")
+    );
     assert!(plain.contains("https://rathaus.example/announcements/3"));
     assert_eq!(list(std::slice::from_ref(&a)), "• 3 Beteiligung Radweg");
     let retracted = RelayAnnouncement {
@@ -120,11 +139,99 @@ fn announcements_lists_stats_and_log_in_german() {
         comment_now(7, CommentStatus::Published),
         "Kommentar 7 veröffentlicht."
     );
-    assert_eq!(
-        citizen_note(CommentStatus::Pending, Some("Links")).as_deref(),
-        Some("Ihr Kommentar wird geprüft: Links")
+}
+
+#[test]
+fn authors_hear_each_decision_in_german_and_english() {
+    let (plain, html) = author_notice(AuthorNotice::Held, Some("Zu viele Links"));
+    assert!(
+        plain.starts_with("Ihr Kommentar wird von der Moderation geprüft"),
+        "{plain}"
     );
-    assert_eq!(citizen_note(CommentStatus::Published, None), None);
+    assert!(plain.contains("Grund: Zu viele Links"), "{plain}");
+    assert!(plain.contains("Reason: Zu viele Links"), "{plain}");
+    // Held and refused comments can be appealed by replying; a published one needs not.
+    assert!(plain.contains("Reply to this message"), "{plain}");
+    assert!(html.contains("<p>"), "{html}");
+    let (approved, _) = author_notice(AuthorNotice::Approved, None);
+    assert!(
+        approved.contains("nach Prüfung veröffentlicht"),
+        "{approved}"
+    );
+    assert!(!approved.contains("Reply to this message"), "{approved}");
+    // A moderator's reason is passed on; an empty one is left out.
+    let (hidden, _) = author_notice(AuthorNotice::Hidden, Some("Beleidigung"));
+    assert!(hidden.contains("verborgen. Grund: Beleidigung"), "{hidden}");
+    let (rejected, _) = author_notice(AuthorNotice::Rejected, Some("  "));
+    assert!(!rejected.contains("Grund"), "{rejected}");
+    // A rule's reason in both languages goes to the matching line.
+    let (both, _) = author_notice(
+        AuthorNotice::Held,
+        Some("Persönliche Daten. / Personal data."),
+    );
+    assert!(both.contains("Grund: Persönliche Daten.\n"), "{both}");
+    assert!(both.contains("Reason: Personal data."), "{both}");
+    let (late, _) = author_notice(AuthorNotice::Late, None);
+    assert!(
+        late.contains("bereits beendet") && late.contains("has closed"),
+        "{late}"
+    );
+    // Markup in a reason is text, never HTML.
+    let (_, html) = author_notice(AuthorNotice::Refused, Some("<b>x</b>"));
+    assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"), "{html}");
+}
+
+#[test]
+fn a_published_matrix_comment_is_quoted_with_its_author() {
+    let mut c = comment();
+    c.comment.network = Network::Matrix;
+    c.comment.author_id = "@anna:example.org".into();
+    c.comment.author_name = Some("Anna <Bürgerin>".into());
+    c.comment.content = Some("Mehr *Bänke* bitte".into());
+    let (plain, html) = quoted_comment(&c);
+    assert!(
+        plain.starts_with("Anna <Bürgerin> schrieb: Mehr"),
+        "{plain}"
+    );
+    assert!(
+        html.starts_with("<a href=\"https://matrix.to/#/@anna:example.org\">Anna &lt;Bürgerin&gt;</a> schrieb:<blockquote>"),
+        "{html}"
+    );
+    assert!(html.contains("<em>Bänke</em>"), "{html}");
+}
+
+#[test]
+fn closing_and_result_in_local_time() {
+    let at = "2026-12-10T15:30:00Z".parse().expect("time");
+    let (plain, _) = closed_early(at, chrono_tz::Europe::Berlin);
+    assert!(
+        plain.contains("am 10.12.2026 16:30 CET vorzeitig beendet"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("closed early on 2026-12-10 16:30 CET"),
+        "{plain}"
+    );
+    let (_, html) = result_post("<p>Wir bauen.</p>", "https://r.example/announcements/3");
+    assert!(html.contains("Ergebnis der Beteiligung"), "{html}");
+    assert!(html.contains("<p>Wir bauen.</p>"), "{html}");
+    let a = RelayAnnouncement {
+        id: 3,
+        kind: AnnouncementKind::Consultation,
+        title: None,
+        body_html: "<p>Radweg</p>".into(),
+        closes_at: Some("2026-12-31T22:59:59Z".parse().expect("time")),
+        closed_at: Some(at),
+        result_html: Some("<p>Wir bauen.</p>".into()),
+        retracted: false,
+    };
+    let (_, html) = announcement(&a, "u", chrono_tz::Europe::Berlin);
+    assert!(
+        html.contains("Beteiligung beendet am 10.12.2026 16:30 CET"),
+        "{html}"
+    );
+    assert!(!html.contains("Beteiligung bis"), "{html}");
+    assert!(html.contains("Das Ergebnis steht im Thread"), "{html}");
 }
 
 #[test]

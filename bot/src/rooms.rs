@@ -40,6 +40,30 @@ pub struct BotCtx {
     pub config: Arc<MatrixConfig>,
     pub rooms: Arc<Rooms>,
     pub me: OwnedUserId,
+    pub hints: Arc<Hints>,
+}
+
+/// Who got the hint how to take part today (in memory only, forgotten at midnight and on
+/// restart: no record of who wrote when is kept).
+#[derive(Debug, Default)]
+pub struct Hints(std::sync::Mutex<(Option<chrono::NaiveDate>, std::collections::HashSet<String>)>);
+
+impl Hints {
+    /// The most people remembered in one day; beyond it the memory starts afresh.
+    const MAX: usize = 100_000;
+
+    /// True the first time `user` asks on the day `now` falls on.
+    pub fn first_today(&self, user: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let today = now.date_naive();
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.0 != Some(today) || seen.1.len() >= Self::MAX {
+            *seen = (Some(today), std::collections::HashSet::new());
+        }
+        seen.1.insert(user.to_owned())
+    }
 }
 
 impl BotCtx {
@@ -78,6 +102,7 @@ pub async fn join_all(app: &App, client: &Client, config: &MatrixConfig) -> Resu
         config: Arc::new(config.clone()),
         rooms: Arc::new(rooms),
         me,
+        hints: Arc::default(),
     })
 }
 

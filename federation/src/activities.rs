@@ -170,7 +170,7 @@ pub enum Activity {
     Reject(Answer),
     Like(Reaction),
     Announce(Reaction),
-    /// A report; moderation happens in Matrix, so it is not taken from the fediverse yet.
+    /// A report about a comment, an announcement or our actor: for the moderators.
     Flag(Flag),
     #[serde(other)]
     Unknown,

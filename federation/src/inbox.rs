@@ -20,7 +20,7 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use rathaus_shared::domain::Network;
 use rathaus_shared::services::remote::{self, RemoteActorData};
-use rathaus_shared::services::{comments, content, erasure, follows};
+use rathaus_shared::services::{comments, content, erasure, follows, reports};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -315,11 +315,18 @@ async fn dispatch(
                 None => Ok("ignored update"),
             }
         }
+        Activity::Flag(flag) => {
+            let objects: Vec<&str> = flag.object.iter().filter_map(Ref::id).collect();
+            let domain = host_of(&signer.ap_id).unwrap_or_default();
+            match reports::report(app, &domain, &objects, flag.content.as_deref()).await? {
+                0 => Ok("ignored: report about nothing of ours"),
+                _ => Ok("report stored"),
+            }
+        }
         Activity::Accept(_)
         | Activity::Reject(_)
         | Activity::Like(_)
         | Activity::Announce(_)
-        | Activity::Flag(_)
         | Activity::Unknown => Ok("ignored activity type"),
     }
 }

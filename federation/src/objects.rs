@@ -258,7 +258,7 @@ async fn outbox(
         .iter()
         .filter(|v| v.announcement.retracted_at.is_none())
         .map(|view| {
-            let note = apub::note(&urls, view);
+            let note = apub::note(&urls, view, state.app.config.site.time_zone);
             apub::create(
                 &urls,
                 &format!("{}/activity", urls.announcement(view.announcement.id)),
@@ -316,7 +316,7 @@ async fn announcement(
     }
     Ok(activity_json(
         StatusCode::OK,
-        apub::with_context(apub::note(&urls, &view)),
+        apub::with_context(apub::note(&urls, &view, state.app.config.site.time_zone)),
     ))
 }
 

@@ -32,6 +32,7 @@ import {
   Create,
   Delete,
   Endpoints,
+  Flag,
   Follow,
   isActor,
   Mention,
@@ -650,6 +651,8 @@ async function control(method, url, body) {
       return await controlUpdate(parseJsonBody(body));
     case "POST /_test/delete":
       return await controlDelete(parseJsonBody(body));
+    case "POST /_test/flag":
+      return await controlFlag(parseJsonBody(body));
   }
   throw new HttpError(404, `no control route ${route}`);
 }
@@ -804,6 +807,28 @@ async function controlDelete(body) {
     return sendErrorResponse(error, { noteId: rec.id, activityId: del.id.href });
   }
   return jsonResponse(200, { noteId: rec.id, activityId: del.id.href });
+}
+
+// A report, as Mastodon's "report" button sends it to the server of what was reported:
+// { actor: that server's actor, objects: [ids], content: the reporter's words }.
+async function controlFlag(body) {
+  const actorUrl = requireString(body, "actor");
+  const objects = Array.isArray(body.objects) ? body.objects.map((o) => new URL(o)) : [];
+  const ctx = newContext();
+  const target = await fetchActor(ctx, actorUrl);
+  const flag = new Flag({
+    id: newActivityUrl(),
+    actor: actorUri(ctx),
+    objects: [target.id, ...objects],
+    content: typeof body.content === "string" ? body.content : null,
+    to: target.id,
+  });
+  try {
+    await deliver(ctx, recipientOf(target), flag);
+  } catch (error) {
+    return sendErrorResponse(error, { activityId: flag.id.href });
+  }
+  return jsonResponse(200, { activityId: flag.id.href });
 }
 
 // ---------------------------------------------------------------------------

@@ -191,7 +191,16 @@ impl Rathaus {
 
     /// Starts `rathaus --config CONFIG serve` in `dir` and waits until HTTP and the Matrix bot run.
     pub async fn start_with_bot(dir: &Path, config: &str) -> Result<Self> {
-        let mut rathaus = Self::start(dir, &["--config", config, "serve"], &[])?;
+        Self::start_with_bot_env(dir, config, &[]).await
+    }
+
+    /// As `start_with_bot`, with extra environment variables (e.g. a failpoint).
+    pub async fn start_with_bot_env(
+        dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
+        let mut rathaus = Self::start(dir, &["--config", config, "serve"], env)?;
         rathaus.wait_ready().await?;
         eventually(Duration::from_secs(60), "the Matrix bot to run", || async {
             rathaus.log().contains("matrix bot running").then_some(())

@@ -100,6 +100,17 @@ impl Town {
         let public_room = presse
             .create_room("Rathaus öffentlich", true, &[BOT])
             .await?;
+        // The bot moderates the public room (redacts held and hidden comments), as a town
+        // hall sets it up: power level 50 (room v12 creators are not in `users`; kept as is).
+        let path = format!(
+            "/rooms/{}/state/m.room.power_levels/",
+            urlencode(&public_room)
+        );
+        let mut levels = presse.call(reqwest::Method::GET, &path, None).await?;
+        levels["users"][BOT] = json!(50);
+        presse
+            .call(reqwest::Method::PUT, &path, Some(levels))
+            .await?;
         buergerin.join(&press_room).await?;
         buergerin.join(&public_room).await?;
         Ok(Self {
@@ -247,6 +258,26 @@ impl MatrixUser {
                 "body": body,
                 "m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": true,
                                   "m.in_reply_to": {"event_id": root}},
+            }),
+        )
+        .await
+    }
+
+    /// Replies to `event` inside the thread of `root` (`m.in_reply_to`, no fallback).
+    pub async fn reply_in_thread(
+        &self,
+        room: &str,
+        root: &str,
+        event: &str,
+        body: &str,
+    ) -> Result<String> {
+        self.send(
+            room,
+            json!({
+                "msgtype": "m.text",
+                "body": body,
+                "m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": false,
+                                  "m.in_reply_to": {"event_id": event}},
             }),
         )
         .await

@@ -127,6 +127,40 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         (fedi_comment.status, matrix_comment.status),
         (CommentStatus::Pending, CommentStatus::Pending)
     );
+    // Held means not public on Matrix either: the citizen's message leaves the public room
+    // (the store kept its text), and she is told why in her thread, mentioned.
+    eventually(WAIT, "the held Matrix message to be redacted", || async {
+        let events = buergerin.messages(public_room).await.ok()?;
+        let event = events
+            .into_iter()
+            .find(|e| e["event_id"] == matrix_event.as_str())?;
+        event["content"].get("body").is_none().then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let held = buergerin
+        .wait_for(public_room, BOT, "von der Moderation geprüft", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    assert_eq!(
+        held["content"]["m.relates_to"]["rel_type"], "m.thread",
+        "{held}"
+    );
+    assert_eq!(
+        held["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        matrix_event.as_str(),
+        "{held}"
+    );
+    assert_eq!(
+        held["content"]["m.mentions"]["user_ids"][0],
+        buergerin.user_id.as_str(),
+        "{held}"
+    );
+    let held_body = held["content"]["body"].as_str().unwrap_or_default();
+    assert!(
+        held_body.contains("Reason:"),
+        "German and English: {held_body}"
+    );
     assert!(
         fedi_notice["content"]["body"]
             .as_str()
@@ -158,6 +192,25 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
     })
     .await
     .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
+    // The approved Matrix comment comes back into the thread as a quote with its author, and
+    // she hears that it was published.
+    let quote = buergerin
+        .wait_for(public_room, BOT, "schrieb: Mehr Sandkästen", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    assert_eq!(quote["content"]["m.relates_to"]["event_id"], root.as_str());
+    assert!(
+        quote["content"]["formatted_body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("https://matrix.to/#/{}", buergerin.user_id)),
+        "{quote}"
+    );
+    buergerin
+        .wait_for(public_room, BOT, "nach Prüfung veröffentlicht", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
 
     // The fediverse comment is relayed into the consultation's Matrix thread.
     let relayed_comment = buergerin
@@ -297,5 +350,38 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         .wait_for(press_room, BOT, "99", WAIT)
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
+    // A fediverse user reports the Matrix comment: the moderators see what was reported, from
+    // which instance and why, never who; the public log records the report without them.
+    peer.post(
+        "/_test/flag",
+        json!({
+            "actor": our_actor,
+            "objects": [rathaus.public(&format!("/comments/{}", matrix_comment.id))],
+            "content": "Das ist Werbung für eine Firma.",
+        }),
+    )
+    .await
+    .expect("flag");
+    let report = moderation
+        .wait_for(mod_room, BOT, "Meldung aus dem Fediverse", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let report_body = report["content"]["body"].as_str().unwrap_or_default();
+    assert!(report_body.contains("Das ist Werbung"), "{report_body}");
+    assert!(report_body.contains("Sandkästen"), "{report_body}");
+    assert!(
+        report_body.contains(&format!("localhost:{}", peer.port)),
+        "{report_body}"
+    );
+    assert!(!report_body.contains("carla"), "{report_body}");
+    let log = reqwest::get(rathaus.url("/moderation-log?lang=en"))
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("log text");
+    assert!(log.contains("reported"), "the public log names the report");
+    assert!(!log.contains("carla") && !log.contains("Werbung"), "{log}");
     store.close().await.expect("close");
 }

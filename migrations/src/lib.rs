@@ -15,6 +15,8 @@ mod m20261203_000001_matrix_relay;
 mod m20261203_000002_remote_actor_key;
 mod m20261203_000003_comment_content_warning;
 mod m20261203_000004_comment_revision;
+mod m20261203_000005_announcement_change;
+mod m20261203_000006_report;
 
 /// Runs every migration in order; the same code path for SQLite and PostgreSQL.
 #[derive(Debug)]
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_remote_actor_key::Migration),
             Box::new(m20261203_000003_comment_content_warning::Migration),
             Box::new(m20261203_000004_comment_revision::Migration),
+            Box::new(m20261203_000005_announcement_change::Migration),
+            Box::new(m20261203_000006_report::Migration),
         ]
     }
 }

@@ -21,7 +21,7 @@ pub const ENV_PREFIX: &str = "RATHAUS_";
 
 /// Environment variables with our prefix that are not configuration: the command line's
 /// `RATHAUS_CONFIG` (the file to load) and test harness settings.
-const ENV_NOT_CONFIG: &[&str] = &["config", "test_database_url", "log"];
+const ENV_NOT_CONFIG: &[&str] = &["config", "test_database_url", "log", "failpoint"];
 
 /// What a redacted secret prints as.
 const REDACTED: &str = "[redacted]";

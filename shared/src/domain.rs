@@ -4,5 +4,6 @@
 //! `shared`).
 
 pub use crate::entities::{
-    ActionKind, AnnouncementKind, BlockKind, CommentStatus, JobStatus, Network, RuleAction,
+    ActionKind, AnnouncementKind, BlockKind, ChangeKind, CommentStatus, JobStatus, Network,
+    RuleAction,
 };

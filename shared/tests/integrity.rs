@@ -59,6 +59,7 @@ fn rule(id: &str, word: &str, action: RuleAction) -> RuleSpec {
         kind: RuleKind::Words,
         action,
         reason: format!("Regel {id}"),
+        reason_en: None,
         words: vec![word.into()],
         whole_word: true,
         patterns: vec![],

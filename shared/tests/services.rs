@@ -44,6 +44,7 @@ fn words_rule(words: &[&str], action: RuleAction) -> RuleSpec {
         kind: RuleKind::Words,
         action,
         reason: "Eigene Regel".into(),
+        reason_en: None,
         words: words.iter().map(|w| (*w).to_owned()).collect(),
         whole_word: true,
         patterns: vec![],

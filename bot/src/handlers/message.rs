@@ -8,7 +8,7 @@ use matrix_sdk::ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, Relation,
 };
 use rathaus_shared::domain::Network;
-use rathaus_shared::services::comments::{self, Submission, SubmitOutcome};
+use rathaus_shared::services::comments::{self, Submission};
 use rathaus_shared::services::content::Warning;
 use rathaus_shared::services::matrix as bot_state;
 
@@ -112,22 +112,37 @@ async fn on_command(
     reply(room, ev, &answer).await
 }
 
-/// A citizen's reply (in a thread, or a rich reply) to a relayed announcement is a comment.
+/// A citizen's reply (in a thread, or a rich reply) to a relayed announcement is a comment:
+/// a reply to a comment in the thread answers that comment, a reply to the bot's notice about
+/// the citizen's own comment is an appeal. A top-level message gets a hint how to take part.
 async fn on_citizen_message(
     ctx: &BotCtx,
     room: &Room,
     ev: &OriginalSyncRoomMessageEvent,
     body: &str,
 ) -> Result<(), Error> {
-    let root = match &ev.content.relates_to {
-        Some(Relation::Thread(thread)) => thread.event_id.clone(),
-        Some(Relation::Reply(reply)) => reply.in_reply_to.event_id.clone(),
-        _ => return Ok(()),
+    let (root, answered) = match &ev.content.relates_to {
+        Some(Relation::Thread(thread)) => (
+            thread.event_id.clone(),
+            thread
+                .in_reply_to
+                .as_ref()
+                .filter(|_| !thread.is_falling_back)
+                .map(|r| r.event_id.clone()),
+        ),
+        Some(Relation::Reply(reply)) => (reply.in_reply_to.event_id.clone(), None),
+        _ => return hint_once(ctx, room, ev).await,
     };
     let Some(announcement) =
         bot_state::announcement_of_event(&ctx.app, room.room_id().as_str(), root.as_str()).await?
     else {
         return Ok(());
+    };
+    let in_reply_to = match answered {
+        Some(event) => bot_state::reply_target(&ctx.app, event.as_str())
+            .await?
+            .unwrap_or_else(|| ctx.app.urls().announcement(announcement)),
+        None => ctx.app.urls().announcement(announcement),
     };
     if !claim(ctx, room, ev.event_id.as_str()).await? {
         return Ok(());
@@ -152,7 +167,7 @@ async fn on_citizen_message(
                 room.room_id(),
                 ev.event_id
             )),
-            in_reply_to: ctx.app.urls().announcement(announcement),
+            in_reply_to,
             author_id: ev.sender.to_string(),
             author_name: name,
             author_domain: ev.sender.server_name().to_string(),
@@ -168,18 +183,30 @@ async fn on_citizen_message(
         },
     )
     .await;
-    let outcome = match submitted {
-        Ok(outcome) => outcome,
+    match submitted {
+        // What became of it (held, refused, late) the citizen hears from the relay, which
+        // follows the moderation log: once, also after a crash.
+        Ok(_) => Ok(()),
         // Refused (e.g. nothing to read): the citizen is told why; nothing was stored.
         Err(rathaus_shared::Error::Invalid(reason)) => {
-            return reply(room, ev, &replies::comment_refused(&reason)).await;
+            reply(room, ev, &replies::comment_refused(&reason)).await
         }
-        Err(other) => return Err(other.into()),
-    };
-    if let SubmitOutcome::Stored(c) = outcome
-        && let Some(note) = replies::citizen_note(c.status, c.reason.as_deref())
-    {
-        reply(room, ev, &note).await?;
+        Err(other) => Err(other.into()),
     }
-    Ok(())
+}
+
+/// A top-level message in a public room: a short hint how to take part, at most once per
+/// person and day (remembered in memory only: no record of who wrote when).
+async fn hint_once(
+    ctx: &BotCtx,
+    room: &Room,
+    ev: &OriginalSyncRoomMessageEvent,
+) -> Result<(), Error> {
+    if ctx.is_staff(&ev.sender) || !ctx.hints.first_today(ev.sender.as_str(), ctx.app.now()) {
+        return Ok(());
+    }
+    if !claim(ctx, room, ev.event_id.as_str()).await? {
+        return Ok(());
+    }
+    reply(room, ev, replies::HOW_TO_TAKE_PART).await
 }

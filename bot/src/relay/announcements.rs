@@ -8,7 +8,7 @@ use rathaus_shared::store::relay::RelayTarget;
 use rathaus_shared::store::state::Cursor;
 use tokio::sync::watch;
 
-use super::{Relayed, done, pause, room};
+use super::{Relayed, done, pause, room, send};
 use crate::replies;
 use crate::rooms::BotCtx;
 
@@ -42,22 +42,17 @@ pub async fn follow(
 /// Posts one announcement into every public room; the events it became.
 async fn post(client: &Client, ctx: &BotCtx, a: &RelayAnnouncement) -> Vec<Relayed> {
     let url = ctx.app.urls().announcement(a.id);
-    let (plain, html) = replies::announcement(a, url.as_str());
+    let (plain, html) = replies::announcement(a, url.as_str(), ctx.app.config.site.time_zone);
     let mut sent = Vec::new();
     for room_id in &ctx.rooms.public {
         let Some(room) = room(client, room_id) else {
             continue;
         };
-        match room
-            .send(RoomMessageEventContent::text_html(
-                plain.clone(),
-                html.clone(),
-            ))
-            .await
-        {
-            Ok(response) => sent.push((
+        let content = RoomMessageEventContent::text_html(plain.clone(), html.clone());
+        match send(&room, content, &format!("announcement-{}", a.id), 0).await {
+            Ok(event) => sent.push((
                 room_id.to_string(),
-                response.response.event_id.to_string(),
+                event.to_string(),
                 RelayTarget::Announcement(a.id),
             )),
             Err(e) => {

@@ -435,6 +435,7 @@ pub fn action_label(lang: Lang, action: ActionKind) -> &'static str {
         ActionKind::BlockImport => ("Sperrliste eingelesen", "block list imported"),
         ActionKind::RuleAdd => ("Regel hinzugefügt", "rule added"),
         ActionKind::RuleRemove => ("Regel entfernt", "rule removed"),
+        ActionKind::Report => ("gemeldet", "reported"),
     };
     lang.t(de, en)
 }
@@ -444,6 +445,9 @@ fn actor_label(f: &Frame<'_>, a: Actor) -> &'static str {
         Actor::Policy => f.lang.t("Regelwerk (automatisch)", "Policy (automatic)"),
         Actor::Author => f.lang.t("verfassende Person", "author"),
         Actor::Office => f.lang.t("Moderation", "Moderation"),
+        Actor::Report => f
+            .lang
+            .t("Meldung aus dem Fediverse", "report from the fediverse"),
     }
 }
 

@@ -118,8 +118,14 @@ pub fn webfinger(urls: &Urls) -> Value {
     })
 }
 
-/// The Note content: title, text, and for consultations how long they run.
-fn note_content(view: &AnnouncementView) -> String {
+/// A time as people in the town read it: in the site's time zone, with its abbreviation
+/// (`01.12.2026 19:00 CET`), never in UTC.
+pub fn local_time(t: DateTime<Utc>, tz: chrono_tz::Tz, format: &str) -> String {
+    t.with_timezone(&tz).format(format).to_string()
+}
+
+/// The Note content: title, text, and for consultations how long they run (in `tz`).
+fn note_content(view: &AnnouncementView, tz: chrono_tz::Tz) -> String {
     let a = &view.announcement;
     let mut html = String::new();
     if let Some(title) = &a.title {
@@ -134,23 +140,23 @@ fn note_content(view: &AnnouncementView) -> String {
     } else if let Some(closed) = view.consultation.as_ref().and_then(|c| c.closed_at) {
         html.push_str(&format!(
             "<p>Die Beteiligung wurde am {} beendet. / This consultation closed on {}.</p>",
-            closed.format("%d.%m.%Y %H:%M UTC"),
-            closed.format("%Y-%m-%d %H:%M UTC"),
+            local_time(closed, tz, "%d.%m.%Y %H:%M %Z"),
+            local_time(closed, tz, "%Y-%m-%d %H:%M %Z"),
         ));
     } else if let Some(c) = &view.consultation {
         html.push_str(&format!(
             "<p>Beteiligung bis {} – antworten Sie auf diesen Beitrag. / Open for comments until {} – reply to this post.</p>",
-            c.closes_at.format("%d.%m.%Y %H:%M UTC"),
-            c.closes_at.format("%Y-%m-%d %H:%M UTC"),
+            local_time(c.closes_at, tz, "%d.%m.%Y %H:%M %Z"),
+            local_time(c.closes_at, tz, "%Y-%m-%d %H:%M %Z"),
         ));
     }
     html
 }
 
 /// An announcement as a public Note to our followers.
-pub fn note(urls: &Urls, view: &AnnouncementView) -> Value {
+pub fn note(urls: &Urls, view: &AnnouncementView, tz: chrono_tz::Tz) -> Value {
     let a = &view.announcement;
-    let content = note_content(view);
+    let content = note_content(view, tz);
     let mut note = json!({
         "id": urls.announcement(a.id),
         "type": "Note",
@@ -391,7 +397,7 @@ mod tests {
 
     #[test]
     fn note_is_public_to_followers_with_escaped_title() {
-        let n = note(&urls(), &view(false, false));
+        let n = note(&urls(), &view(false, false), chrono_tz::Europe::Berlin);
         assert_eq!(n["id"], "https://rathaus.example/announcements/7");
         assert_eq!(n["to"], json!([PUBLIC]));
         assert_eq!(
@@ -409,21 +415,21 @@ mod tests {
 
     #[test]
     fn corrected_consultation_note_has_updated_and_end_time() {
-        let n = note(&urls(), &view(true, true));
+        let n = note(&urls(), &view(true, true), chrono_tz::Europe::Berlin);
         assert_eq!(n["updated"], "2026-11-24T11:00:00Z");
         assert_eq!(n["endTime"], "2026-12-01T18:00:00Z");
         assert!(
             n["content"]
                 .as_str()
                 .expect("content")
-                .contains("Beteiligung bis 01.12.2026 18:00 UTC")
+                .contains("Beteiligung bis 01.12.2026 19:00 CET")
         );
     }
 
     #[test]
     fn activities_wrap_with_our_actor_and_addressing() {
         let u = urls();
-        let n = note(&u, &view(false, false));
+        let n = note(&u, &view(false, false), chrono_tz::Europe::Berlin);
         let c = create(&u, "https://rathaus.example/activities/1", n.clone());
         assert_eq!(c["type"], "Create");
         assert_eq!(c["actor"], u.actor());

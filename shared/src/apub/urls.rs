@@ -74,6 +74,13 @@ impl Urls {
     pub fn comment(&self, id: i64) -> String {
         format!("{}/comments/{id}", self.base)
     }
+    /// The comment behind one of our comment URLs (its page, or its bridged Note).
+    pub fn comment_id(&self, url: &str) -> Option<i64> {
+        url.strip_prefix(&self.base)?
+            .strip_prefix("/comments/")?
+            .parse()
+            .ok()
+    }
     pub fn answer(&self, id: i64) -> String {
         format!("{}/answers/{id}", self.base)
     }
@@ -81,11 +88,20 @@ impl Urls {
     pub fn notice(&self, comment_id: i64) -> String {
         format!("{}/notices/{comment_id}", self.base)
     }
+    /// A fresh id for one more notice about the same comment (held, then published, then
+    /// hidden…): each note needs its own id, or the author's server drops the later ones as
+    /// the one it already has.
+    pub fn new_notice(&self, comment_id: i64) -> String {
+        format!(
+            "{}/{}",
+            self.notice(comment_id),
+            uuid::Uuid::new_v4().simple()
+        )
+    }
+    /// The comment a notice (either form) is about.
     pub fn notice_id(&self, url: &str) -> Option<i64> {
-        url.strip_prefix(&self.base)?
-            .strip_prefix("/notices/")?
-            .parse()
-            .ok()
+        let rest = url.strip_prefix(&self.base)?.strip_prefix("/notices/")?;
+        rest.split('/').next()?.parse().ok()
     }
     /// A fresh activity id; stored with the activity so that retries reuse it.
     pub fn new_activity(&self) -> String {
@@ -136,5 +152,10 @@ mod tests {
         assert!(u.is_local("http://localhost:8080/users/rathaus"));
         assert!(!u.is_local("http://localhost:80800/users/rathaus"));
         assert_ne!(u.new_activity(), u.new_activity());
+        // Every notice about a comment has its own id; a reply to any of them finds it.
+        assert_ne!(u.new_notice(7), u.new_notice(7));
+        assert_eq!(u.notice_id(&u.new_notice(7)), Some(7));
+        assert_eq!(u.notice_id(&u.notice(7)), Some(7));
+        assert_eq!(u.notice_id("http://localhost:8080/notices/x/7"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! live in the fronts. Enumerations stored as strings are defined here so both fronts share them.
 
 pub mod announcement;
+pub mod announcement_change;
 pub mod block;
 pub mod comment;
 pub mod comment_revision;
@@ -18,6 +19,7 @@ pub mod outbound_activity;
 pub mod policy_rule;
 pub mod processed_matrix_event;
 pub mod remote_actor;
+pub mod report;
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -180,6 +182,9 @@ pub enum ActionKind {
     RuleAdd,
     #[sea_orm(string_value = "rule_remove")]
     RuleRemove,
+    /// A fediverse server reported a comment (the reporter is not named in the log).
+    #[sea_orm(string_value = "report")]
+    Report,
 }
 
 impl ActionKind {
@@ -205,6 +210,7 @@ impl ActionKind {
             Self::BlockImport => "block_import",
             Self::RuleAdd => "rule_add",
             Self::RuleRemove => "rule_remove",
+            Self::Report => "report",
         }
     }
 
@@ -245,4 +251,26 @@ pub enum RelayKind {
     Answer,
     #[sea_orm(string_value = "notice")]
     Notice,
+    /// A notice to a Matrix comment's author in their thread (held, published, rejected…):
+    /// a reply to it is an appeal.
+    #[sea_orm(string_value = "author_notice")]
+    AuthorNotice,
+    /// The bot's own post in an announcement's thread (its result, its early close).
+    #[sea_orm(string_value = "thread_post")]
+    ThreadPost,
+}
+
+/// What changed about an announcement after it was posted (`announcement_change.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    #[sea_orm(string_value = "corrected")]
+    Corrected,
+    #[sea_orm(string_value = "retracted")]
+    Retracted,
+    #[sea_orm(string_value = "closed")]
+    Closed,
+    #[sea_orm(string_value = "result")]
+    Result,
 }

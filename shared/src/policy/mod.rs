@@ -52,8 +52,13 @@ pub struct RuleSpec {
     pub version: i32,
     pub kind: RuleKind,
     pub action: RuleAction,
-    /// Shown to the author and in the public moderation log.
+    /// Shown to the author and in the public moderation log, in German (`reason_de` is the
+    /// same key).
+    #[serde(alias = "reason_de")]
     pub reason: String,
+    /// The same in English; authors and the log get both (`Deutsch / English`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_en: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub words: Vec<String>,
     #[serde(default = "yes")]
@@ -66,6 +71,18 @@ pub struct RuleSpec {
     pub ratio: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_letters: Option<usize>,
+}
+
+impl RuleSpec {
+    /// The reason as authors and the log read it: German, then English if given.
+    pub fn reason_text(&self) -> String {
+        match self.reason_en.as_deref().map(str::trim) {
+            Some(en) if !en.is_empty() && !self.reason.contains(en) => {
+                format!("{} / {en}", self.reason)
+            }
+            _ => self.reason.clone(),
+        }
+    }
 }
 
 fn one() -> i32 {
@@ -486,7 +503,7 @@ pub fn evaluate(
                 rule.action.into(),
                 &rule.id,
                 rule.version,
-                &rule.reason,
+                &rule.reason_text(),
             ));
             if decision.outcome == Outcome::Reject {
                 break;

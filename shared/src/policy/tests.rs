@@ -230,6 +230,7 @@ fn duplicates_first_comments_and_blocks() {
         kind: RuleKind::FirstComment,
         action: RuleAction::Hold,
         reason: "Erste Kommentare werden geprüft.".into(),
+        reason_en: None,
         words: vec![],
         whole_word: true,
         patterns: vec![],
@@ -263,7 +264,27 @@ fn reject_beats_hold_and_decisions_name_version_and_reason() {
     assert_eq!(d.outcome, REJECT);
     assert_eq!(d.rule_id.as_deref(), Some("beleidigung"));
     assert_eq!(d.rule_version, Some(1));
-    assert!(d.reason.expect("reason").contains("Netiquette"));
+    // In both languages: the German reason, then the English one.
+    assert_eq!(
+        d.reason.as_deref(),
+        Some("Beleidigungen verstoßen gegen die Netiquette. / Insults break the netiquette.")
+    );
+}
+
+#[test]
+fn every_shipped_rule_gives_its_reason_in_german_and_english() {
+    let file: toml::Value = toml::from_str(super::DEFAULT_POLICY).expect("policy.toml");
+    let rules = file["rule"].as_array().expect("rules");
+    assert!(!rules.is_empty());
+    for rule in rules {
+        let (de, en) = (rule.get("reason_de"), rule.get("reason_en"));
+        assert!(
+            de.and_then(|v| v.as_str())
+                .is_some_and(|t| !t.contains(" / "))
+                && en.and_then(|v| v.as_str()).is_some_and(|t| !t.is_empty()),
+            "{rule:?}"
+        );
+    }
 }
 
 #[test]

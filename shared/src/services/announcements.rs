@@ -5,6 +5,7 @@ use sea_orm::TransactionTrait;
 
 use super::enqueue_activity;
 use crate::app::App;
+use crate::entities::ChangeKind;
 use crate::error::{Error, Result};
 use crate::store::actors;
 use crate::store::announcements::{self, NewAnnouncement};
@@ -68,7 +69,7 @@ pub async fn announce(app: &App, req: Announce) -> Result<AnnouncementView> {
     )
     .await?;
     let inboxes = actors::follower_inboxes(&txn).await?;
-    let note = apub::note(&urls, &view);
+    let note = apub::note(&urls, &view, app.config.site.time_zone);
     enqueue_activity(
         &txn,
         &urls,
@@ -97,11 +98,12 @@ pub async fn correct(app: &App, id: i64, text: String) -> Result<AnnouncementVie
     let txn = app.store.db().begin().await?;
     let html = markdown::to_html(&text);
     announcements::correct_announcement(&txn, id, text, html, now).await?;
+    announcements::record_change(&txn, id, ChangeKind::Corrected, now).await?;
     let view = announcements::get_announcement(&txn, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
     let inboxes = actors::follower_inboxes(&txn).await?;
-    let note = apub::note(&urls, &view);
+    let note = apub::note(&urls, &view, app.config.site.time_zone);
     enqueue_activity(&txn, &urls, "Update", Some(id), &inboxes, now, |aid| {
         apub::update(&urls, aid, note)
     })
@@ -118,6 +120,7 @@ pub async fn retract(app: &App, id: i64) -> Result<AnnouncementView> {
     let urls = app.urls();
     let txn = app.store.db().begin().await?;
     announcements::retract_announcement(&txn, id, now).await?;
+    announcements::record_change(&txn, id, ChangeKind::Retracted, now).await?;
     let view = announcements::get_announcement(&txn, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
@@ -145,7 +148,7 @@ async fn federate_update<C: sea_orm::ConnectionTrait>(
         .await?
         .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
     let inboxes = actors::follower_inboxes(txn).await?;
-    let note = apub::note(&urls, &view);
+    let note = apub::note(&urls, &view, app.config.site.time_zone);
     enqueue_activity(txn, &urls, "Update", Some(id), &inboxes, now, |aid| {
         apub::update(&urls, aid, note)
     })
@@ -172,6 +175,7 @@ pub async fn close(app: &App, id: i64) -> Result<AnnouncementView> {
         return Ok(before);
     }
     announcements::close_consultation(&txn, id, now).await?;
+    announcements::record_change(&txn, id, ChangeKind::Closed, now).await?;
     let view = federate_update(app, &txn, id, now).await?;
     txn.commit().await?;
     app.wake_delivery();
@@ -187,6 +191,7 @@ pub async fn publish_result(app: &App, id: i64, text: String) -> Result<Announce
     let txn = app.store.db().begin().await?;
     let html = markdown::to_html(&text);
     announcements::set_result(&txn, id, text, html, now).await?;
+    announcements::record_change(&txn, id, ChangeKind::Result, now).await?;
     let view = federate_update(app, &txn, id, now).await?;
     txn.commit().await?;
     app.wake_delivery();

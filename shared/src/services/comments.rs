@@ -407,7 +407,7 @@ async fn notify_author<C: ConnectionTrait>(
     let handle = format!("@{}@{}", actor.username, actor.domain);
     let note = apub::reply_note(
         &urls,
-        &urls.notice(c.id),
+        &urls.new_notice(c.id),
         &c.origin_id,
         &Addressee {
             actor: &actor.ap_id,
@@ -457,6 +457,35 @@ impl ModAction {
     }
 }
 
+/// What a fediverse author is told about a moderator's decision (HTML, German then English).
+pub fn decision_note(action: ModAction, reason: Option<&str>) -> String {
+    let (de, en) = match action {
+        ModAction::Approve => (
+            "Ihr Kommentar wurde nach Prüfung veröffentlicht.",
+            "Your comment was published after review.",
+        ),
+        ModAction::Reject => (
+            "Die Moderation hat Ihren Kommentar abgelehnt.",
+            "A moderator rejected your comment.",
+        ),
+        ModAction::Hide => (
+            "Die Moderation hat Ihren Kommentar verborgen.",
+            "A moderator hid your comment.",
+        ),
+    };
+    let reason = reason
+        .filter(|r| !r.trim().is_empty())
+        .map(apub::html_escape);
+    let mut html = match &reason {
+        Some(r) => format!("<p>{de} Grund: {r}</p><p>{en} Reason: {r}</p>"),
+        None => format!("<p>{de}</p><p>{en}</p>"),
+    };
+    if action != ModAction::Approve {
+        html.push_str("<p>Antworten Sie auf diese Nachricht, wenn Sie eine Prüfung durch die Moderation wünschen. / Reply to this message to ask a moderator for a review.</p>");
+    }
+    html
+}
+
 /// Applies a moderator's decision and logs it; says clearly when it does not apply.
 pub async fn moderate(
     app: &App,
@@ -502,12 +531,26 @@ pub async fn moderate(
             actor: moderator.to_owned(),
             rule_id: c.rule_id.clone(),
             rule_version: c.rule_version,
-            reason,
+            reason: reason.clone(),
         },
         now,
     )
     .await?;
+    // The author hears the decision on the network they wrote from: fediverse authors by a
+    // direct note here, Matrix authors from the bot, which follows the log.
+    let queued = c.network == Network::Fediverse
+        && notify_author(
+            app,
+            &txn,
+            &c,
+            &decision_note(action, reason.as_deref()),
+            now,
+        )
+        .await?;
     txn.commit().await?;
+    if queued {
+        app.wake_delivery();
+    }
     tracing::info!(
         comment = comment_id,
         action = action.kind().as_str(),

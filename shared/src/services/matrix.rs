@@ -7,13 +7,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
 
 use crate::app::App;
-use crate::entities::{ActionKind, AnnouncementKind, CommentStatus, Network, comment};
+use crate::entities::{ActionKind, AnnouncementKind, ChangeKind, CommentStatus, Network, comment};
 use crate::error::Result;
 use crate::markdown;
 use crate::services::export::CommentRow;
 use crate::services::transparency::AnswerView;
 use crate::store::comments::CommentFilter;
 use crate::store::relay::{self, RelayTarget};
+pub use crate::store::reports::Reported;
 use crate::store::state::{self, Cursor};
 use crate::store::{actors, announcements, comments, matrix, moderation};
 
@@ -26,7 +27,34 @@ pub struct RelayAnnouncement {
     /// Sanitised HTML.
     pub body_html: String,
     pub closes_at: Option<DateTime<Utc>>,
+    /// Set when the press office closed the consultation early.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The consultation's result (sanitised HTML), once published.
+    pub result_html: Option<String>,
     pub retracted: bool,
+}
+
+impl RelayAnnouncement {
+    fn of(v: announcements::AnnouncementView) -> Self {
+        Self {
+            id: v.announcement.id,
+            kind: v.announcement.kind,
+            title: v.announcement.title,
+            body_html: v.announcement.body_html,
+            closes_at: v.consultation.as_ref().map(|c| c.closes_at),
+            closed_at: v.consultation.as_ref().and_then(|c| c.closed_at),
+            result_html: v.consultation.and_then(|c| c.result_html),
+            retracted: v.announcement.retracted_at.is_some(),
+        }
+    }
+}
+
+/// A change of an announcement to mirror into Matrix, with the announcement as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncementChange {
+    pub id: i64,
+    pub kind: ChangeKind,
+    pub announcement: RelayAnnouncement,
 }
 
 /// A comment as moderators and the relay see it: the row `comments list --json` prints
@@ -119,6 +147,8 @@ pub async fn cursor(app: &App, cursor: Cursor) -> Result<i64> {
     let start = match cursor {
         Cursor::MatrixAnnouncements => announcements::last_announcement_id(db).await?,
         Cursor::MatrixLog => moderation::last_action_id(db).await?,
+        Cursor::MatrixChanges => announcements::last_change_id(db).await?,
+        Cursor::MatrixReports => crate::store::reports::last_report_id(db).await?,
     };
     state::set_cursor(db, cursor, start, app.now()).await?;
     Ok(start)
@@ -130,16 +160,79 @@ pub async fn announcements_after(app: &App, after: i64) -> Result<Vec<RelayAnnou
         announcements::announcements_after(app.store.db(), after, 20)
             .await?
             .into_iter()
-            .map(|v| RelayAnnouncement {
-                id: v.announcement.id,
-                kind: v.announcement.kind,
-                title: v.announcement.title,
-                body_html: v.announcement.body_html,
-                closes_at: v.consultation.map(|c| c.closes_at),
-                retracted: v.announcement.retracted_at.is_some(),
-            })
+            .map(RelayAnnouncement::of)
             .collect(),
     )
+}
+
+/// Changes of announcements after row `after`, oldest first, each with the announcement as
+/// it is now (a change of an announcement that no longer exists is skipped).
+pub async fn changes_after(app: &App, after: i64) -> Result<Vec<AnnouncementChange>> {
+    let db = app.store.db();
+    let mut out = Vec::new();
+    for change in announcements::changes_after(db, after, 20).await? {
+        let view = announcements::get_announcement(db, change.announcement_id).await?;
+        out.push(AnnouncementChange {
+            id: change.id,
+            kind: change.kind,
+            announcement: view
+                .map(RelayAnnouncement::of)
+                .unwrap_or(RelayAnnouncement {
+                    id: change.announcement_id,
+                    kind: AnnouncementKind::Announcement,
+                    title: None,
+                    body_html: String::new(),
+                    closes_at: None,
+                    closed_at: None,
+                    result_html: None,
+                    retracted: true,
+                }),
+        });
+    }
+    Ok(out)
+}
+
+/// A report from the fediverse, for the moderation room.
+#[derive(Debug, Clone)]
+pub struct ReportView {
+    pub id: i64,
+    /// The reporter's instance (never the person).
+    pub reporter_domain: String,
+    pub about: Reported,
+    /// The reporter's words, plain text.
+    pub content: Option<String>,
+    /// The reported comment, if it is one.
+    pub comment: Option<ModerationComment>,
+}
+
+/// Reports after row `after`, oldest first.
+pub async fn reports_after(app: &App, after: i64) -> Result<Vec<ReportView>> {
+    let mut out = Vec::new();
+    for r in crate::store::reports::reports_after(app.store.db(), after, 20).await? {
+        let about = match (r.comment_id, r.announcement_id) {
+            (Some(c), _) => Reported::Comment(c),
+            (None, Some(a)) => Reported::Announcement(a),
+            (None, None) => Reported::Account,
+        };
+        let comment = match r.comment_id {
+            Some(c) => comment(app, c).await?,
+            None => None,
+        };
+        out.push(ReportView {
+            id: r.id,
+            reporter_domain: r.reporter_domain,
+            about,
+            content: r.content,
+            comment,
+        });
+    }
+    Ok(out)
+}
+
+/// Every event the bot posted in announcement `id`'s thread in `room_id` (relayed comments,
+/// answers, notices to authors, its own posts): what a retraction redacts with the root.
+pub async fn thread_events(app: &App, id: i64, room_id: &str) -> Result<Vec<String>> {
+    relay::thread_events(app.store.db(), id, room_id).await
 }
 
 /// Log steps after `after`, oldest first.
@@ -203,6 +296,25 @@ pub async fn comment_events(app: &App, id: i64, room_id: &str) -> Result<Vec<Str
 /// Every event posted about a comment, as (room, event): what an erasure redacts.
 pub async fn events_about_comment(app: &App, id: i64) -> Result<Vec<(String, String)>> {
     relay::events_about_comment(app.store.db(), id).await
+}
+
+/// What a Matrix reply to `event_id` answers, as `Submission::in_reply_to`: the bot's notice
+/// to an author (an appeal), a comment (its own message or the bot's copy of it), an official
+/// answer. `None` for anything else (the announcement itself, say).
+pub async fn reply_target(app: &App, event_id: &str) -> Result<Option<String>> {
+    let db = app.store.db();
+    let urls = app.urls();
+    if let Some(comment) = relay::author_notice_comment(db, event_id).await? {
+        return Ok(Some(urls.notice(comment)));
+    }
+    if let Some(c) = comments::comment_by_origin(db, event_id).await? {
+        return Ok(Some(c.origin_id));
+    }
+    Ok(match relay::target_of_event(db, event_id).await? {
+        Some(RelayTarget::Comment(id)) => comments::get_comment(db, id).await?.map(|c| c.origin_id),
+        Some(RelayTarget::Answer { answer, .. }) => Some(urls.answer(answer)),
+        _ => None,
+    })
 }
 
 /// The held comment a moderation-room notice is about.
@@ -283,6 +395,8 @@ pub async fn recent_announcements(app: &App, limit: u64) -> Result<Vec<RelayAnno
             title: a.title,
             body_html: a.body_html,
             closes_at: None,
+            closed_at: None,
+            result_html: None,
             retracted: a.retracted_at.is_some(),
         })
         .collect())

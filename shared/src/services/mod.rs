@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod moderation;
 pub mod queue;
 pub mod remote;
+pub mod reports;
 pub mod retention;
 pub mod transparency;
 

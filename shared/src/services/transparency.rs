@@ -287,6 +287,8 @@ pub enum Actor {
     Author,
     /// The moderation team or the press office (by bot or command line).
     Office,
+    /// A report from a fediverse server (who reported is never shown).
+    Report,
 }
 
 impl Actor {
@@ -294,6 +296,7 @@ impl Actor {
         match actor {
             "policy" => Actor::Policy,
             "author" => Actor::Author,
+            "report" => Actor::Report,
             _ => Actor::Office,
         }
     }
@@ -302,6 +305,7 @@ impl Actor {
             Actor::Policy => "policy",
             Actor::Author => "author",
             Actor::Office => "moderation",
+            Actor::Report => "report",
         }
     }
 }

@@ -8,7 +8,9 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use crate::entities::{AnnouncementKind, announcement, consultation};
+use crate::entities::{
+    AnnouncementKind, ChangeKind, announcement, announcement_change, consultation,
+};
 use crate::error::{Error, Result};
 
 /// What the press office writes; the HTML is rendered by the service before storing.
@@ -340,4 +342,45 @@ pub async fn last_announcement_id<C: ConnectionTrait>(db: &C) -> Result<i64> {
         .one(db)
         .await?
         .map_or(0, |a| a.id))
+}
+
+/// Records a change of announcement `id`; called in the change's own transaction.
+pub async fn record_change<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    kind: ChangeKind,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    announcement_change::Entity::insert(announcement_change::ActiveModel {
+        id: NotSet,
+        announcement_id: Set(id),
+        kind: Set(kind),
+        created_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Changes after row `after`, oldest first.
+pub async fn changes_after<C: ConnectionTrait>(
+    db: &C,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<announcement_change::Model>> {
+    Ok(announcement_change::Entity::find()
+        .filter(announcement_change::Column::Id.gt(after))
+        .order_by_asc(announcement_change::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The newest change's row id (0 without any).
+pub async fn last_change_id<C: ConnectionTrait>(db: &C) -> Result<i64> {
+    Ok(announcement_change::Entity::find()
+        .order_by_desc(announcement_change::Column::Id)
+        .one(db)
+        .await?
+        .map_or(0, |c| c.id))
 }

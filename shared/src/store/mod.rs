@@ -14,6 +14,7 @@ pub mod matrix;
 pub mod moderation;
 pub mod policy;
 pub mod relay;
+pub mod reports;
 pub mod state;
 
 use std::time::Duration;

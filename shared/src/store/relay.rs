@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 
-use crate::entities::{RelayKind, matrix_relay};
+use crate::entities::{RelayKind, comment, matrix_relay};
 use crate::error::Result;
 
 /// What a relayed event stands for.
@@ -21,6 +22,10 @@ pub enum RelayTarget {
     Answer { answer: i64, comment: i64 },
     /// A notice in the moderation room about a held comment.
     Notice(i64),
+    /// A notice to a Matrix comment's author, in their thread; a reply to it is an appeal.
+    AuthorNotice(i64),
+    /// The bot's own post in announcement `id`'s thread (a result, an early close).
+    ThreadPost(i64),
 }
 
 impl RelayTarget {
@@ -32,6 +37,8 @@ impl RelayTarget {
                 (RelayKind::Answer, None, Some(comment), Some(answer))
             }
             Self::Notice(c) => (RelayKind::Notice, None, Some(c), None),
+            Self::AuthorNotice(c) => (RelayKind::AuthorNotice, None, Some(c), None),
+            Self::ThreadPost(a) => (RelayKind::ThreadPost, Some(a), None, None),
         }
     }
 }
@@ -127,11 +134,91 @@ pub async fn events_about_comment<C: ConnectionTrait>(
             RelayKind::Comment,
             RelayKind::Answer,
             RelayKind::Notice,
+            RelayKind::AuthorNotice,
         ]))
         .order_by_asc(matrix_relay::Column::Id)
         .into_tuple()
         .all(db)
         .await?)
+}
+
+/// Every event posted in announcement `id`'s thread in `room_id`: relayed comments, answers,
+/// notices to authors and the bot's own thread posts (not the root itself).
+pub async fn thread_events<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    room_id: &str,
+) -> Result<Vec<String>> {
+    let comments_of = comment::Entity::find()
+        .select_only()
+        .column(comment::Column::Id)
+        .filter(comment::Column::AnnouncementId.eq(id))
+        .into_query();
+    Ok(matrix_relay::Entity::find()
+        .select_only()
+        .column(matrix_relay::Column::EventId)
+        .filter(matrix_relay::Column::RoomId.eq(room_id))
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(matrix_relay::Column::Kind.eq(RelayKind::ThreadPost))
+                        .add(matrix_relay::Column::AnnouncementId.eq(id)),
+                )
+                .add(
+                    Condition::all()
+                        .add(matrix_relay::Column::Kind.is_in([
+                            RelayKind::Comment,
+                            RelayKind::Answer,
+                            RelayKind::AuthorNotice,
+                        ]))
+                        .add(matrix_relay::Column::CommentId.in_subquery(comments_of)),
+                ),
+        )
+        .order_by_asc(matrix_relay::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// The comment an author notice in the thread is about (a reply to it is an appeal).
+pub async fn author_notice_comment<C: ConnectionTrait>(
+    db: &C,
+    event_id: &str,
+) -> Result<Option<i64>> {
+    Ok(matrix_relay::Entity::find()
+        .filter(matrix_relay::Column::Kind.eq(RelayKind::AuthorNotice))
+        .filter(matrix_relay::Column::EventId.eq(event_id))
+        .one(db)
+        .await?
+        .and_then(|r| r.comment_id))
+}
+
+/// What a relayed event stands for, by its id (event ids are unique across rooms).
+pub async fn target_of_event<C: ConnectionTrait>(
+    db: &C,
+    event_id: &str,
+) -> Result<Option<RelayTarget>> {
+    let Some(r) = matrix_relay::Entity::find()
+        .filter(matrix_relay::Column::EventId.eq(event_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(
+        match (r.kind, r.announcement_id, r.comment_id, r.answer_id) {
+            (RelayKind::Announcement, Some(a), _, _) => Some(RelayTarget::Announcement(a)),
+            (RelayKind::ThreadPost, Some(a), _, _) => Some(RelayTarget::ThreadPost(a)),
+            (RelayKind::Comment, _, Some(c), _) => Some(RelayTarget::Comment(c)),
+            (RelayKind::Notice, _, Some(c), _) => Some(RelayTarget::Notice(c)),
+            (RelayKind::AuthorNotice, _, Some(c), _) => Some(RelayTarget::AuthorNotice(c)),
+            (RelayKind::Answer, _, Some(comment), Some(answer)) => {
+                Some(RelayTarget::Answer { answer, comment })
+            }
+            _ => None,
+        },
+    )
 }
 
 /// The held comment a moderation-room notice is about. Event ids are unique across rooms,

@@ -72,6 +72,10 @@ pub enum Cursor {
     MatrixAnnouncements,
     /// Moderation log entries relayed into Matrix.
     MatrixLog,
+    /// Changes of announcements mirrored into Matrix (edits, redactions, thread posts).
+    MatrixChanges,
+    /// Reports from the fediverse posted into the moderation room.
+    MatrixReports,
 }
 
 impl Cursor {
@@ -79,6 +83,8 @@ impl Cursor {
         match self {
             Self::MatrixAnnouncements => "matrix.announcement_cursor",
             Self::MatrixLog => "matrix.log_cursor",
+            Self::MatrixChanges => "matrix.change_cursor",
+            Self::MatrixReports => "matrix.report_cursor",
         }
     }
 }
