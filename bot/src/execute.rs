@@ -171,9 +171,10 @@ async fn moderate(
         ModerationCommand::Stats { id } => {
             replies::stats(&bot_state::comment_counts(app, id).await?)
         }
-        ModerationCommand::Log { comment } => {
-            replies::log(&bot_state::moderation_log(app, comment, 15).await?)
-        }
+        ModerationCommand::Log { comment } => replies::log(
+            &bot_state::moderation_log(app, comment, 15).await?,
+            app.config.site.time_zone,
+        ),
         ModerationCommand::Export { id } => {
             upload_export(app, room, id).await?;
             replies::exported(id, &export::download_base(&app.urls(), id))

@@ -194,7 +194,7 @@ pub fn stats(n: &CommentCounts) -> String {
 }
 
 /// `!protokoll`.
-pub fn log(steps: &[LogStep]) -> String {
+pub fn log(steps: &[LogStep], tz: chrono_tz::Tz) -> String {
     if steps.is_empty() {
         return "Das Protokoll ist leer.".to_owned();
     }
@@ -203,10 +203,16 @@ pub fn log(steps: &[LogStep]) -> String {
         .map(|a| {
             format!(
                 "• {} {} {} durch {}{}{}",
-                a.created_at.format("%d.%m. %H:%M"),
+                rathaus_shared::apub::local_time(a.created_at, tz, "%d.%m. %H:%M"),
                 a.comment_id.map(|c| format!("#{c}")).unwrap_or_default(),
-                a.action,
-                a.actor,
+                a.action.labels().0,
+                match a.actor.as_str() {
+                    "policy" => "Regelwerk",
+                    "author" => "Verfasser:in",
+                    "report" => "Meldung",
+                    "cli" => "Kommandozeile",
+                    moderator => moderator,
+                },
                 a.rule_id
                     .as_deref()
                     .map(|r| format!(", Regel {r}"))

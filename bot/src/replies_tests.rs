@@ -122,18 +122,21 @@ fn announcements_lists_stats_and_log_in_german() {
         ..CommentCounts::default()
     });
     assert!(s.starts_with("3 Kommentare: 2 veröffentlicht, 1 zurückgehalten"));
-    let l = log(&[LogStep {
-        id: 1,
-        comment_id: Some(7),
-        action: ActionKind::AutoHold,
-        actor: "policy".into(),
-        rule_id: Some("links".into()),
-        reason: Some("Zu viele Links".into()),
-        created_at: "2026-12-03T10:15:00Z".parse().expect("time"),
-    }]);
+    let l = log(
+        &[LogStep {
+            id: 1,
+            comment_id: Some(7),
+            action: ActionKind::AutoHold,
+            actor: "policy".into(),
+            rule_id: Some("links".into()),
+            reason: Some("Zu viele Links".into()),
+            created_at: "2026-12-03T10:15:00Z".parse().expect("time"),
+        }],
+        chrono_tz::Europe::Berlin,
+    );
     assert_eq!(
         l,
-        "• 03.12. 10:15 #7 auto_hold durch policy, Regel links: Zu viele Links"
+        "• 03.12. 11:15 #7 automatisch zur Prüfung zurückgehalten durch Regelwerk, Regel links: Zu viele Links"
     );
     assert_eq!(
         comment_now(7, CommentStatus::Published),

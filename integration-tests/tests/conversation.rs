@@ -186,13 +186,35 @@ async fn every_change_and_decision_reaches_the_matrix_side() {
         (CommentStatus::Pending, Some("appeal"), Some(held.id))
     );
 
+    // Her edit of the redacted message is an edit of the held comment.
+    buergerin
+        .edit(
+            public_room,
+            &held_event,
+            "Am Fluss! Fragt beim Bürgerverein nach.",
+        )
+        .await
+        .expect("edit");
+    eventually(WAIT, "the edit of the held comment", || async {
+        let c = comments::get_comment(store.db(), held.id).await.ok()??;
+        (c.content.as_deref()?.contains("Bürgerverein") && c.status == CommentStatus::Pending)
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
     // The moderator approves: the comment comes back as a quote, and she hears it.
     moderation
         .say(mod_room, &format!("!freigeben {}", held.id))
         .await
         .expect("approve");
     let quote = buergerin
-        .wait_for(public_room, BOT, "schrieb: Am Fluss!", WAIT)
+        .wait_for(
+            public_room,
+            BOT,
+            "schrieb: Am Fluss! Fragt beim Bürgerverein",
+            WAIT,
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     buergerin

@@ -405,38 +405,7 @@ pub fn error(f: &Frame<'_>, status: u16, message: &str) -> Markup {
 }
 
 pub fn action_label(lang: Lang, action: ActionKind) -> &'static str {
-    let (de, en) = match action {
-        ActionKind::AutoPublish => ("automatisch veröffentlicht", "published automatically"),
-        ActionKind::AutoHold => (
-            "automatisch zur Prüfung zurückgehalten",
-            "held for review automatically",
-        ),
-        ActionKind::AutoReject => ("automatisch abgelehnt", "rejected automatically"),
-        ActionKind::Approve => ("freigegeben", "approved"),
-        ActionKind::Reject => ("abgelehnt", "rejected"),
-        ActionKind::Hide => ("verborgen", "hidden"),
-        ActionKind::OfficialAnswer => ("offiziell beantwortet", "answered officially"),
-        ActionKind::AuthorDelete => (
-            "von der verfassenden Person gelöscht",
-            "deleted by its author",
-        ),
-        ActionKind::EditPublished => ("bearbeitet, veröffentlicht", "edited, published"),
-        ActionKind::EditPending => (
-            "bearbeitet, zur Prüfung zurückgehalten",
-            "edited, held for review",
-        ),
-        ActionKind::EditRejected => ("bearbeitet, abgelehnt", "edited, rejected"),
-        ActionKind::Edit => ("bearbeitet", "edited"),
-        ActionKind::Erasure => ("Daten gelöscht", "data erased"),
-        // Never in the public log (filtered in the store); named for completeness.
-        ActionKind::PrivateReply => ("nicht öffentliche Antwort", "non-public reply"),
-        ActionKind::Block => ("Sperre eingerichtet", "block added"),
-        ActionKind::Unblock => ("Sperre aufgehoben", "block lifted"),
-        ActionKind::BlockImport => ("Sperrliste eingelesen", "block list imported"),
-        ActionKind::RuleAdd => ("Regel hinzugefügt", "rule added"),
-        ActionKind::RuleRemove => ("Regel entfernt", "rule removed"),
-        ActionKind::Report => ("gemeldet", "reported"),
-    };
+    let (de, en) = action.labels();
     lang.t(de, en)
 }
 

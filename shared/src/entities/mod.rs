@@ -232,6 +232,44 @@ impl ActionKind {
     }
 }
 
+impl ActionKind {
+    /// How people read the step, (German, English): the public log and the bot's `!protokoll`.
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Self::AutoPublish => ("automatisch veröffentlicht", "published automatically"),
+            Self::AutoHold => (
+                "automatisch zur Prüfung zurückgehalten",
+                "held for review automatically",
+            ),
+            Self::AutoReject => ("automatisch abgelehnt", "rejected automatically"),
+            Self::Approve => ("freigegeben", "approved"),
+            Self::Reject => ("abgelehnt", "rejected"),
+            Self::Hide => ("verborgen", "hidden"),
+            Self::OfficialAnswer => ("offiziell beantwortet", "answered officially"),
+            Self::AuthorDelete => (
+                "von der verfassenden Person gelöscht",
+                "deleted by its author",
+            ),
+            Self::EditPublished => ("bearbeitet, veröffentlicht", "edited, published"),
+            Self::EditPending => (
+                "bearbeitet, zur Prüfung zurückgehalten",
+                "edited, held for review",
+            ),
+            Self::EditRejected => ("bearbeitet, abgelehnt", "edited, rejected"),
+            Self::Edit => ("bearbeitet", "edited"),
+            Self::Erasure => ("Daten gelöscht", "data erased"),
+            // Never in the public log (filtered in the store); named for completeness.
+            Self::PrivateReply => ("nicht öffentliche Antwort", "non-public reply"),
+            Self::Block => ("Sperre eingerichtet", "block added"),
+            Self::Unblock => ("Sperre aufgehoben", "block lifted"),
+            Self::BlockImport => ("Sperrliste eingelesen", "block list imported"),
+            Self::RuleAdd => ("Regel hinzugefügt", "rule added"),
+            Self::RuleRemove => ("Regel entfernt", "rule removed"),
+            Self::Report => ("gemeldet", "reported"),
+        }
+    }
+}
+
 impl std::fmt::Display for ActionKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
