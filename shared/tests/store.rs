@@ -91,11 +91,29 @@ async fn migrations_run_up_down_and_up_again() {
                 "m20261203_000002_remote_actor_key".to_owned(),
                 "m20261203_000003_comment_content_warning".to_owned(),
                 "m20261203_000004_comment_revision".to_owned(),
+                "m20261203_000005_announcement_change".to_owned(),
+                "m20261203_000006_report".to_owned(),
             ],
             "{}",
             ts.backend
         );
 
+        // The report and the announcement change tables down: they go.
+        store
+            .migrate_down(2)
+            .await
+            .expect("down the reports and changes");
+        for table in ["report", "announcement_change"] {
+            assert!(
+                store
+                    .db()
+                    .execute_unprepared(&format!("SELECT count(*) FROM {table}"))
+                    .await
+                    .is_err(),
+                "{}: {table} still exists after down",
+                ts.backend
+            );
+        }
         // The revisions table down: it goes.
         store.migrate_down(1).await.expect("down the revisions");
         assert!(
@@ -124,10 +142,10 @@ async fn migrations_run_up_down_and_up_again() {
             );
         }
         store.migrate().await.expect("up the content warning");
-        // Then the revisions, the warning and the key id, so that the relay table is the
-        // newest again below.
+        // Then the reports, the changes, the revisions, the warning and the key id, so that
+        // the relay table is the newest again below.
         store
-            .migrate_down(3)
+            .migrate_down(5)
             .await
             .expect("down to the relay table");
 
@@ -202,7 +220,7 @@ async fn migrations_run_up_down_and_up_again() {
         }
 
         // The language column down and up: the column goes and comes back.
-        store.migrate_down(5).await.expect("down five");
+        store.migrate_down(7).await.expect("down seven");
         assert!(
             store
                 .db()
@@ -212,15 +230,15 @@ async fn migrations_run_up_down_and_up_again() {
             "{}: language column still exists after down",
             ts.backend
         );
-        store.migrate().await.expect("up five");
+        store.migrate().await.expect("up seven");
         store
             .db()
             .execute_unprepared("SELECT language FROM comment")
             .await
             .expect("language column back");
 
-        store.migrate_down(6).await.expect("down");
-        assert_eq!(store.pending_migrations().await.expect("pending").len(), 6);
+        store.migrate_down(8).await.expect("down");
+        assert_eq!(store.pending_migrations().await.expect("pending").len(), 8);
         // The tables are gone: a query against one fails.
         assert!(
             store
