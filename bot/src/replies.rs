@@ -16,6 +16,33 @@ pub const NOT_ALLOWED: &str = "Entschuldigung, diesen Befehl dürfen Sie hier ni
 pub const INTERNAL_ERROR: &str = "Ein interner Fehler ist aufgetreten; bitte später erneut versuchen. / An internal error occurred.";
 /// The hint for a message in a public room that is no reply in an announcement's thread.
 pub const HOW_TO_TAKE_PART: &str = "Hallo! Kommentare zu einer Bekanntmachung oder Beteiligung schreiben Sie als Antwort in deren Thread; Nachrichten außerhalb eines Threads werden nicht berücksichtigt.\nHello! To comment on an announcement or consultation, reply in its thread; messages outside a thread are not taken into account.";
+/// How to write `!fediverse`.
+pub const BRIDGE_USAGE: &str = "So geht es: `!fediverse aus` (Ihre Kommentare bleiben in Matrix und auf der Website) oder `!fediverse an`. / Usage: `!fediverse off` (your comments stay on Matrix and the website) or `!fediverse on`.";
+
+/// A citizen's `!fediverse` message: `Some(Some(true))` to opt out, `Some(Some(false))` to opt
+/// in, `Some(None)` for a malformed one, `None` for any other message.
+pub fn bridge_choice(body: &str) -> Option<Option<bool>> {
+    let mut words = body.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("!fediverse") {
+        return None;
+    }
+    let choice = words.next().map(str::to_lowercase);
+    Some(match (choice.as_deref(), words.next()) {
+        (Some("aus" | "off" | "nein" | "no"), None) => Some(true),
+        (Some("an" | "on" | "ja" | "yes"), None) => Some(false),
+        _ => None,
+    })
+}
+
+/// After `!fediverse aus|an`.
+pub fn bridge_changed(out: bool) -> String {
+    if out {
+        "Ihre Kommentare bleiben ab jetzt in Matrix und auf der Website; bereits ins Fediverse übertragene werden dort zurückgezogen. / From now on your comments stay on Matrix and the website; those already in the fediverse are withdrawn there.".to_owned()
+    } else {
+        "Ihre veröffentlichten Kommentare erscheinen ab jetzt auch im Fediverse. / From now on your published comments also appear in the fediverse.".to_owned()
+    }
+}
+
 pub const ONLY_MODERATORS: &str =
     "Entschuldigung, nur die Moderation kann so entscheiden. / Only moderators can decide this.";
 

@@ -292,3 +292,14 @@ fn private_replies_and_edits_are_marked_for_the_moderators() {
     assert!(edited.contains("Vorher: „Weniger Bäume“"), "{edited}");
     assert!(edited.contains("Jetzt: „Mehr Bäume!“"), "{edited}");
 }
+
+#[test]
+fn the_bridge_choice_is_read_in_both_languages() {
+    assert_eq!(bridge_choice("!fediverse aus"), Some(Some(true)));
+    assert_eq!(bridge_choice("!Fediverse OFF"), Some(Some(true)));
+    assert_eq!(bridge_choice("!fediverse an"), Some(Some(false)));
+    assert_eq!(bridge_choice("!fediverse vielleicht"), Some(None));
+    assert_eq!(bridge_choice("!fediverse aus bitte"), Some(None));
+    assert_eq!(bridge_choice("Was ist das Fediverse?"), None);
+    assert!(bridge_changed(true).contains("zurückgezogen"));
+}

@@ -133,12 +133,16 @@ impl Hosts {
     }
 }
 
-/// Caches activity bodies: a fan-out sends the same JSON to thousands of inboxes.
+/// Caches activity bodies (and who signs them): a fan-out sends the same JSON to thousands
+/// of inboxes.
 #[derive(Debug, Clone, Default)]
-struct Payloads(Arc<Mutex<HashMap<i64, bytes::Bytes>>>);
+struct Payloads(Arc<Mutex<HashMap<i64, Payload>>>);
+
+/// An activity's body and the local actor that signs it (`None`: the town hall's actor).
+type Payload = (bytes::Bytes, Option<String>);
 
 impl Payloads {
-    async fn get(&self, state: &FedState, activity_id: i64) -> Option<bytes::Bytes> {
+    async fn get(&self, state: &FedState, activity_id: i64) -> Option<Payload> {
         if let Some(p) = self
             .0
             .lock()
@@ -147,14 +151,16 @@ impl Payloads {
         {
             return Some(p.clone());
         }
-        let payload = queue::payload(&state.app, activity_id).await.ok()??;
+        let (payload, signer) = queue::payload_and_signer(&state.app, activity_id)
+            .await
+            .ok()??;
         let bytes = bytes::Bytes::from(payload.into_bytes());
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 256 {
             map.clear();
         }
-        map.insert(activity_id, bytes.clone());
-        Some(bytes)
+        map.insert(activity_id, (bytes.clone(), signer.clone()));
+        Some((bytes, signer))
     }
 }
 
@@ -177,8 +183,19 @@ async fn record_outcomes(state: FedState, mut rx: mpsc::UnboundedReceiver<Outcom
     }
 }
 
-/// Sends one activity body to one inbox, signed now.
+/// Sends one activity body to one inbox, signed now by the town hall's actor.
 pub async fn send(state: &FedState, inbox: &str, body: bytes::Bytes) -> Attempt {
+    send_as(state, inbox, body, None).await
+}
+
+/// Sends one activity body to one inbox, signed now by `signer` (a bridge actor's key
+/// owner), or by the town hall's actor.
+pub async fn send_as(
+    state: &FedState,
+    inbox: &str,
+    body: bytes::Bytes,
+    signer: Option<&str>,
+) -> Attempt {
     let url = match url::Url::parse(inbox) {
         Ok(u) => u,
         Err(e) => return Attempt::Final(format!("bad inbox URL: {e}")),
@@ -186,10 +203,11 @@ pub async fn send(state: &FedState, inbox: &str, body: bytes::Bytes) -> Attempt 
     if let Err(e) = state.client.guard(&url).await {
         return Attempt::Final(e.to_string());
     }
-    let headers = match state
-        .signer
-        .sign("POST", &url, Some(&body), SystemTime::now())
-    {
+    let signer = match state.signer_for(signer).await {
+        Ok(signer) => signer,
+        Err(e) => return Attempt::Final(e),
+    };
+    let headers = match signer.sign("POST", &url, Some(&body), SystemTime::now()) {
         Ok(h) => h,
         Err(e) => return Attempt::Retry(format!("signing failed: {e}")),
     };
@@ -287,14 +305,14 @@ async fn deliver_one(
         // Not a real attempt: put it back for after the pause.
         return Outcome::Retry(job.id, until, "host paused".into());
     }
-    let Some(body) = payloads.get(state, job.activity_id).await else {
+    let Some((body, signer)) = payloads.get(state, job.activity_id).await else {
         return Outcome::Failed(job.id, "activity missing".into());
     };
     let host_permits = hosts.semaphore(&job.host, per_host);
     let Ok(_host_permit) = host_permits.acquire_owned().await else {
         return Outcome::Retry(job.id, state.app.now(), "shutting down".into());
     };
-    let outcome = send(state, &job.inbox, body).await;
+    let outcome = send_as(state, &job.inbox, body, signer.as_deref()).await;
     let now = state.app.now();
     match outcome {
         Attempt::Delivered => {

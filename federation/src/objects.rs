@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use rathaus_shared::apub::{self, ActorProfile};
 use rathaus_shared::services::transparency::page_in_range;
-use rathaus_shared::services::{announcements, follows, queue};
+use rathaus_shared::services::{announcements, bridge, follows, queue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,6 +30,9 @@ pub fn routes() -> Router<FedState> {
         .route("/users/{name}/outbox", get(outbox))
         .route("/users/{name}/followers", get(followers))
         .route("/announcements/{id}", get(announcement))
+        .route("/announcements/{id}/replies", get(replies))
+        .route("/comments/{id}", get(comment))
+        .route("/bridge/matrix/{handle}", get(bridge_actor))
         .route("/activities/{id}", get(activity))
         .route("/answers/{id}", get(answer))
 }
@@ -86,6 +89,19 @@ async fn webfinger(
         urls.profile(),
     ];
     if !ours.iter().any(|r| r.eq_ignore_ascii_case(&resource)) {
+        // A Matrix citizen's bridge actor: `acct:matrix_<handle>@host` or its URL.
+        let handle = resource
+            .strip_prefix("acct:matrix_")
+            .and_then(|r| r.strip_suffix(&format!("@{}", urls.host())))
+            .or_else(|| urls.bridge_handle(&resource));
+        if let Some(handle) = handle {
+            bridge::actor_document(&state.app, handle).await?;
+            return Ok((
+                [(header::CONTENT_TYPE, "application/jrd+json; charset=utf-8")],
+                apub::bridge_webfinger(&urls, handle).to_string(),
+            )
+                .into_response());
+        }
         return Err(Error::NotFound(format!("no such resource: {resource}")));
     }
     Ok((
@@ -289,6 +305,70 @@ async fn followers(
         total,
         page,
         ids.into_iter().map(Value::from).collect(),
+    ))
+}
+
+/// # GET /announcements/{id}/replies[?page=N]
+/// The published comments of both networks, as Mastodon fetches them to show a full thread:
+/// fediverse comments by their own ids, Matrix comments by their bridged Notes.
+async fn replies(
+    State(state): State<FedState>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::NotFound(format!("announcement {id}")))?;
+    let view = announcements::get(&state.app, id).await?;
+    if view.announcement.retracted_at.is_some() {
+        return Err(rathaus_shared::Error::Gone(format!("announcement {id} was retracted")).into());
+    }
+    let collection = state.app.urls().replies(id);
+    let page = q.page.unwrap_or(0);
+    let (total, items) = bridge::replies(&state.app, id, page.max(1), PAGE_SIZE).await?;
+    if q.page.is_none() {
+        return Ok(collection_summary(&collection, total));
+    }
+    let page = page_in_range(page, total, PAGE_SIZE);
+    Ok(collection_page(
+        &collection,
+        total,
+        page,
+        items.into_iter().map(Value::from).collect(),
+    ))
+}
+
+/// # GET /comments/{id}
+/// A bridged Matrix comment's Note for servers (410 once it is no longer public); people are
+/// sent to the comment on its announcement's page.
+async fn comment(
+    State(state): State<FedState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::NotFound(format!("comment {id}")))?;
+    if !wants_activity_json(&headers) {
+        let page = bridge::comment_page(&state.app, id).await?;
+        return Ok(Redirect::to(&page).into_response());
+    }
+    let note = bridge::comment_note(&state.app, id).await;
+    Ok(activity_json(StatusCode::OK, note?))
+}
+
+/// # GET /bridge/matrix/{handle}
+/// A Matrix citizen's bridge actor (410 once they opted out or were erased).
+async fn bridge_actor(
+    State(state): State<FedState>,
+    Path(handle): Path<String>,
+) -> Result<Response> {
+    if !handle.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(Error::NotFound(format!("bridge actor {handle}")));
+    }
+    Ok(activity_json(
+        StatusCode::OK,
+        bridge::actor_document(&state.app, &handle).await?,
     ))
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use rathaus_shared::App;
+use rathaus_shared::services::bridge;
 
 use crate::client::{Egress, HttpClient};
 use crate::senders::KeyFetches;
@@ -20,6 +21,8 @@ pub struct FedState {
     pub fetch_signer: Signer,
     /// Recent fetches of senders' keys, so strangers cannot make us fetch at will.
     pub key_fetches: Arc<KeyFetches>,
+    /// Bridge actors' signers, loaded on first use.
+    bridge_signers: Arc<std::sync::Mutex<std::collections::HashMap<String, Signer>>>,
 }
 
 impl FedState {
@@ -43,8 +46,43 @@ impl FedState {
             fetch_signer: Signer::from_pem(&urls.instance_key_id(), &instance.private_key_pem)?,
             client,
             key_fetches: Arc::default(),
+            bridge_signers: Arc::default(),
             app,
         })
+    }
+
+    /// Who signs a delivery: the town hall's actor, or the bridge actor named by `owner`
+    /// (a `local_actor` username, `bridge:<handle>`). An unknown owner is final.
+    pub async fn signer_for(&self, owner: Option<&str>) -> Result<Signer, String> {
+        let Some(owner) = owner else {
+            return Ok(self.signer.clone());
+        };
+        if let Some(s) = self
+            .bridge_signers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(owner)
+        {
+            return Ok(s.clone());
+        }
+        let handle = owner
+            .strip_prefix("bridge:")
+            .ok_or_else(|| format!("unknown signer {owner}"))?;
+        let pem = bridge::signing_key(&self.app, owner)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no key for signer {owner}"))?;
+        let signer = Signer::from_pem(&self.app.urls().bridge_key_id(handle), &pem)
+            .map_err(|e| e.to_string())?;
+        let mut map = self
+            .bridge_signers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if map.len() > 1024 {
+            map.clear();
+        }
+        map.insert(owner.to_owned(), signer.clone());
+        Ok(signer)
     }
 }
 

@@ -128,6 +128,24 @@ async fn every_change_and_decision_reaches_the_matrix_side() {
         .await
         .expect("top level");
 
+    // She may keep her comments out of the fediverse, by a chat command in the room.
+    buergerin
+        .say(public_room, "!fediverse aus")
+        .await
+        .expect("opt out");
+    buergerin
+        .wait_for(public_room, BOT, "bleiben ab jetzt in Matrix", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    buergerin
+        .say(public_room, "!fediverse vielleicht")
+        .await
+        .expect("malformed");
+    buergerin
+        .wait_for(public_room, BOT, "So geht es: `!fediverse aus`", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+
     // A comment with personal data is held: it leaves the room, she is told why, mentioned.
     let held_event = buergerin
         .say_in_thread(public_room, &root, "Am Fluss! Ruft mich an: 0171 7654321")

@@ -212,6 +212,65 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
 
+    // The Matrix comment joins the fediverse thread: a Note in reply to the consultation by
+    // a bridge actor of its own, whose signature Fedify verified with that actor's key.
+    let bridged = eventually(
+        WAIT,
+        "the bridged Matrix comment at the follower",
+        || async {
+            peer.received("Create").await.into_iter().find(|a| {
+                a["json"]["object"]["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("Mehr Sandkästen"))
+            })
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let bridge_actor = bridged["json"]["actor"].as_str().expect("actor").to_owned();
+    assert!(
+        bridge_actor.starts_with(&rathaus.public("/bridge/matrix/")),
+        "{bridged}"
+    );
+    assert_eq!(bridged["json"]["object"]["inReplyTo"], note_id.as_str());
+    assert_eq!(
+        bridged["json"]["object"]["attributedTo"],
+        bridge_actor.as_str()
+    );
+    let person: Value = reqwest::Client::new()
+        .get(&bridge_actor)
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .expect("actor")
+        .json()
+        .await
+        .expect("actor json");
+    assert_eq!(person["type"], "Person");
+    assert_eq!(
+        person["url"],
+        format!("https://matrix.to/#/{}", buergerin.user_id).as_str()
+    );
+    // The consultation's replies list both networks.
+    let replies: Value = reqwest::Client::new()
+        .get(rathaus.public("/announcements/1/replies?page=1"))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .expect("replies")
+        .json()
+        .await
+        .expect("replies json");
+    let items = replies["orderedItems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        items.contains(&Value::from(fedi_note.as_str()))
+            && items.contains(&bridged["json"]["object"]["id"]),
+        "{replies}"
+    );
+
     // The fediverse comment is relayed into the consultation's Matrix thread.
     let relayed_comment = buergerin
         .wait_for(public_room, BOT, "Seilbahn", WAIT)
@@ -383,5 +442,23 @@ async fn consultation_from_matrix_to_the_fediverse_and_back() {
         .expect("log text");
     assert!(log.contains("reported"), "the public log names the report");
     assert!(!log.contains("carla") && !log.contains("Werbung"), "{log}");
+    // A moderator hides the Matrix comment: its Note is deleted in the fediverse too.
+    moderation
+        .say(mod_room, &format!("!verbergen {}", matrix_comment.id))
+        .await
+        .expect("hide");
+    let note_of_comment = bridged["json"]["object"]["id"].clone();
+    eventually(
+        WAIT,
+        "the bridged Note's Delete at the follower",
+        || async {
+            peer.received("Delete").await.into_iter().find(|a| {
+                a["json"]["actor"] == bridge_actor.as_str()
+                    && a["json"]["object"]["id"] == note_of_comment
+            })
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
     store.close().await.expect("close");
 }

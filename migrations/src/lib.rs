@@ -17,6 +17,7 @@ mod m20261203_000003_comment_content_warning;
 mod m20261203_000004_comment_revision;
 mod m20261203_000005_announcement_change;
 mod m20261203_000006_report;
+mod m20261203_000007_bridge_actor;
 
 /// Runs every migration in order; the same code path for SQLite and PostgreSQL.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_comment_revision::Migration),
             Box::new(m20261203_000005_announcement_change::Migration),
             Box::new(m20261203_000006_report::Migration),
+            Box::new(m20261203_000007_bridge_actor::Migration),
         ]
     }
 }

@@ -93,17 +93,18 @@ async fn migrations_run_up_down_and_up_again() {
                 "m20261203_000004_comment_revision".to_owned(),
                 "m20261203_000005_announcement_change".to_owned(),
                 "m20261203_000006_report".to_owned(),
+                "m20261203_000007_bridge_actor".to_owned(),
             ],
             "{}",
             ts.backend
         );
 
-        // The report and the announcement change tables down: they go.
+        // The bridge actors, the reports and the announcement changes down: they go.
         store
-            .migrate_down(2)
+            .migrate_down(3)
             .await
-            .expect("down the reports and changes");
-        for table in ["report", "announcement_change"] {
+            .expect("down the bridge, reports and changes");
+        for table in ["bridge_actor", "report", "announcement_change"] {
             assert!(
                 store
                     .db()
@@ -114,6 +115,15 @@ async fn migrations_run_up_down_and_up_again() {
                 ts.backend
             );
         }
+        assert!(
+            store
+                .db()
+                .execute_unprepared("SELECT signer FROM outbound_activity")
+                .await
+                .is_err(),
+            "{}: outbound_activity.signer still exists after down",
+            ts.backend
+        );
         // The revisions table down: it goes.
         store.migrate_down(1).await.expect("down the revisions");
         assert!(
@@ -142,10 +152,10 @@ async fn migrations_run_up_down_and_up_again() {
             );
         }
         store.migrate().await.expect("up the content warning");
-        // Then the reports, the changes, the revisions, the warning and the key id, so that
-        // the relay table is the newest again below.
+        // Then the bridge, the reports, the changes, the revisions, the warning and the key
+        // id, so that the relay table is the newest again below.
         store
-            .migrate_down(5)
+            .migrate_down(6)
             .await
             .expect("down to the relay table");
 
@@ -220,7 +230,7 @@ async fn migrations_run_up_down_and_up_again() {
         }
 
         // The language column down and up: the column goes and comes back.
-        store.migrate_down(7).await.expect("down seven");
+        store.migrate_down(8).await.expect("down eight");
         assert!(
             store
                 .db()
@@ -230,15 +240,15 @@ async fn migrations_run_up_down_and_up_again() {
             "{}: language column still exists after down",
             ts.backend
         );
-        store.migrate().await.expect("up seven");
+        store.migrate().await.expect("up eight");
         store
             .db()
             .execute_unprepared("SELECT language FROM comment")
             .await
             .expect("language column back");
 
-        store.migrate_down(8).await.expect("down");
-        assert_eq!(store.pending_migrations().await.expect("pending").len(), 8);
+        store.migrate_down(9).await.expect("down");
+        assert_eq!(store.pending_migrations().await.expect("pending").len(), 9);
         // The tables are gone: a query against one fails.
         assert!(
             store
@@ -891,6 +901,7 @@ fn activity(id: &str) -> NewActivity {
         kind: "Create".into(),
         announcement_id: None,
         payload: serde_json::json!({ "id": id, "type": "Create" }),
+        signer: None,
     }
 }
 

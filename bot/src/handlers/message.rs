@@ -8,6 +8,7 @@ use matrix_sdk::ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, Relation,
 };
 use rathaus_shared::domain::Network;
+use rathaus_shared::services::bridge;
 use rathaus_shared::services::comments::{self, Submission};
 use rathaus_shared::services::content::Warning;
 use rathaus_shared::services::matrix as bot_state;
@@ -58,6 +59,10 @@ pub async fn on_message(ev: OriginalSyncRoomMessageEvent, room: Room, ctx: Ctx<B
     let staff_room = ctx.rooms.is_press(room_id) || ctx.rooms.is_moderation(room_id);
     let result = if staff_room && text.body.trim_start().starts_with('!') {
         on_command(&ctx, &room, &ev, &text.body).await
+    } else if ctx.rooms.is_public(room_id)
+        && let Some(out) = replies::bridge_choice(&text.body)
+    {
+        on_bridge_choice(&ctx, &room, &ev, out).await
     } else if ctx.rooms.is_public(room_id) {
         on_citizen_message(&ctx, &room, &ev, &text.body).await
     } else {
@@ -193,6 +198,27 @@ async fn on_citizen_message(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// `!fediverse aus|an` in a public room: whether the citizen's comments are bridged into the
+/// fediverse (`None`: not understood, they are told how to write it).
+async fn on_bridge_choice(
+    ctx: &BotCtx,
+    room: &Room,
+    ev: &OriginalSyncRoomMessageEvent,
+    out: Option<bool>,
+) -> Result<(), Error> {
+    if !claim(ctx, room, ev.event_id.as_str()).await? {
+        return Ok(());
+    }
+    let answer = match out {
+        Some(out) => {
+            bridge::opt_out(&ctx.app, ev.sender.as_str(), out).await?;
+            replies::bridge_changed(out)
+        }
+        None => replies::BRIDGE_USAGE.to_owned(),
+    };
+    reply(room, ev, &answer).await
 }
 
 /// A top-level message in a public room: a short hint how to take part, at most once per

@@ -124,6 +124,121 @@ pub fn local_time(t: DateTime<Utc>, tz: chrono_tz::Tz, format: &str) -> String {
     t.with_timezone(&tz).format(format).to_string()
 }
 
+/// What the bridge actor document shows about a Matrix citizen.
+#[derive(Debug, Clone)]
+pub struct BridgeProfile<'a> {
+    pub handle: &'a str,
+    /// The Matrix display name, if any.
+    pub name: Option<&'a str>,
+    pub matrix_user_id: &'a str,
+    pub public_key_pem: &'a str,
+    pub published: DateTime<Utc>,
+}
+
+/// A Matrix citizen as a fediverse Person: named, linked to Matrix, and marked as bridged
+/// (its own key, never the town hall's).
+pub fn bridge_actor_document(urls: &Urls, p: &BridgeProfile<'_>) -> Value {
+    let id = urls.bridge_actor(p.handle);
+    let matrix_to = format!("https://matrix.to/#/{}", p.matrix_user_id);
+    json!({
+        "@context": actor_context(),
+        "id": id,
+        "type": "Person",
+        "preferredUsername": format!("matrix_{}", p.handle),
+        "name": p.name.unwrap_or(p.matrix_user_id),
+        "summary": format!(
+            "<p>Schreibt über Matrix ({}); von {} ins Fediverse gebrückt. / Writes on Matrix; bridged into the fediverse by {}.</p>",
+            html_escape(p.matrix_user_id),
+            html_escape(&urls.host()),
+            html_escape(&urls.host()),
+        ),
+        "url": matrix_to,
+        "inbox": urls.shared_inbox(),
+        "endpoints": { "sharedInbox": urls.shared_inbox() },
+        "manuallyApprovesFollowers": true,
+        "discoverable": false,
+        "indexable": false,
+        "published": ts(p.published),
+        "attachment": [{
+            "type": "PropertyValue",
+            "name": "Matrix",
+            "value": format!("<a href=\"{0}\" rel=\"nofollow noopener noreferrer\" target=\"_blank\">{1}</a>", html_escape(&matrix_to), html_escape(p.matrix_user_id)),
+        }],
+        "publicKey": {
+            "id": urls.bridge_key_id(p.handle),
+            "owner": id,
+            "publicKeyPem": p.public_key_pem,
+        },
+    })
+}
+
+/// A published Matrix comment as a public Note by its bridge actor, in reply to the
+/// announcement or to the comment it answers.
+pub fn bridged_note(
+    urls: &Urls,
+    comment_id: i64,
+    handle: &str,
+    in_reply_to: &str,
+    content_html: &str,
+    published: DateTime<Utc>,
+    updated: Option<DateTime<Utc>>,
+) -> Value {
+    let mut note = json!({
+        "id": urls.comment(comment_id),
+        "type": "Note",
+        "attributedTo": urls.bridge_actor(handle),
+        "inReplyTo": in_reply_to,
+        "content": content_html,
+        "published": ts(published),
+        "to": [PUBLIC],
+        "cc": [urls.actor()],
+        "url": urls.comment(comment_id),
+    });
+    if let Some(updated) = updated {
+        note["updated"] = json!(ts(updated));
+    }
+    note
+}
+
+/// An activity by a bridge actor about its Note (`Create`, `Update`, or `Delete` with a
+/// Tombstone), addressed like the Note.
+pub fn bridged_activity(
+    urls: &Urls,
+    kind: &str,
+    activity_id: &str,
+    handle: &str,
+    note: Value,
+) -> Value {
+    let object = if kind == "Delete" {
+        json!({ "id": note["id"], "type": "Tombstone" })
+    } else {
+        note
+    };
+    json!({
+        "@context": AS_CONTEXT,
+        "id": activity_id,
+        "type": kind,
+        "actor": urls.bridge_actor(handle),
+        "published": ts(Utc::now()),
+        "to": [PUBLIC],
+        "cc": [urls.actor()],
+        "object": object,
+    })
+}
+
+/// A WebFinger answer for a bridge actor (`acct:matrix_<handle>@host`).
+pub fn bridge_webfinger(urls: &Urls, handle: &str) -> Value {
+    json!({
+        "subject": format!("acct:matrix_{handle}@{}", urls.host()),
+        "aliases": [urls.bridge_actor(handle)],
+        "links": [{
+            "rel": "self",
+            "type": "application/activity+json",
+            "href": urls.bridge_actor(handle),
+        }],
+    })
+}
+
 /// The Note content: title, text, and for consultations how long they run (in `tz`).
 fn note_content(view: &AnnouncementView, tz: chrono_tz::Tz) -> String {
     let a = &view.announcement;
@@ -167,6 +282,7 @@ pub fn note(urls: &Urls, view: &AnnouncementView, tz: chrono_tz::Tz) -> Value {
         "to": [PUBLIC],
         "cc": [urls.followers()],
         "url": urls.announcement(a.id),
+        "replies": urls.replies(a.id),
         "sensitive": false,
         "tag": [],
     });

@@ -74,6 +74,23 @@ impl Urls {
     pub fn comment(&self, id: i64) -> String {
         format!("{}/comments/{id}", self.base)
     }
+    /// The actor that speaks in the fediverse for one Matrix citizen (`handle` is a hash).
+    pub fn bridge_actor(&self, handle: &str) -> String {
+        format!("{}/bridge/matrix/{handle}", self.base)
+    }
+    pub fn bridge_key_id(&self, handle: &str) -> String {
+        format!("{}#main-key", self.bridge_actor(handle))
+    }
+    /// The handle behind a bridge actor URL.
+    pub fn bridge_handle<'a>(&self, url: &'a str) -> Option<&'a str> {
+        url.strip_prefix(&self.base)?
+            .strip_prefix("/bridge/matrix/")
+            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric()))
+    }
+    /// An announcement's `replies` collection: the published comments of both networks.
+    pub fn replies(&self, announcement: i64) -> String {
+        format!("{}/replies", self.announcement(announcement))
+    }
     /// The comment behind one of our comment URLs (its page, or its bridged Note).
     pub fn comment_id(&self, url: &str) -> Option<i64> {
         url.strip_prefix(&self.base)?

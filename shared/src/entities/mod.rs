@@ -4,6 +4,7 @@
 pub mod announcement;
 pub mod announcement_change;
 pub mod block;
+pub mod bridge_actor;
 pub mod comment;
 pub mod comment_revision;
 pub mod consultation;

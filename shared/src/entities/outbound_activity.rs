@@ -14,6 +14,8 @@ pub struct Model {
     /// The activity JSON exactly as delivered.
     pub payload: String,
     pub created_at: DateTimeUtc,
+    /// The local actor (by username) whose key signs it; `None`: the town hall's actor.
+    pub signer: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
+use super::bridge;
 use super::content::{self, Warning};
 use super::enqueue_activity;
 use crate::app::App;
@@ -97,6 +98,10 @@ async fn thread_of(app: &App, in_reply_to: &str) -> Result<Option<Thread>> {
             appeal,
         }))
     };
+    // A reply to a bridged Matrix comment's Note answers that comment.
+    if let Some(comment_id) = urls.comment_id(in_reply_to) {
+        return by_comment(Some(comment_id), false).await;
+    }
     if let Some(answer_id) = urls.answer_id(in_reply_to) {
         let comment_id = comments::get_answer(db, answer_id)
             .await?
@@ -306,6 +311,10 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
             "<p>Die Beteiligung ist bereits beendet; Ihr Kommentar wird gespeichert, aber nicht mehr berücksichtigt. / This consultation has closed; your comment is kept but no longer counted.</p>".to_owned()
         };
         queued = notify_author(app, &txn, &c, &text, now).await?;
+    }
+    // A published Matrix comment joins the fediverse thread through its bridge actor.
+    if decision.outcome == Outcome::Publish {
+        queued |= bridge::federate(app, &txn, &c, bridge::Change::Create, now).await?;
     }
     txn.commit().await?;
     if queued {
@@ -538,7 +547,7 @@ pub async fn moderate(
     .await?;
     // The author hears the decision on the network they wrote from: fediverse authors by a
     // direct note here, Matrix authors from the bot, which follows the log.
-    let queued = c.network == Network::Fediverse
+    let mut queued = c.network == Network::Fediverse
         && notify_author(
             app,
             &txn,
@@ -547,6 +556,15 @@ pub async fn moderate(
             now,
         )
         .await?;
+    // A Matrix comment's bridged Note appears with the approval and goes with a hide.
+    let change = match action {
+        ModAction::Approve => Some(bridge::Change::Create),
+        _ if c.status == CommentStatus::Published => Some(bridge::Change::Delete),
+        _ => None,
+    };
+    if let Some(change) = change {
+        queued |= bridge::federate(app, &txn, &updated, change, now).await?;
+    }
     txn.commit().await?;
     if queued {
         app.wake_delivery();
@@ -744,7 +762,20 @@ pub async fn edit_comment(
     let updated = comments::get_comment(&txn, c.id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("comment {}", c.id)))?;
+    // The bridged Note follows the edit, or leaves when the edit is held.
+    let change = match (c.status, status) {
+        (CommentStatus::Published, CommentStatus::Published) => Some(bridge::Change::Update),
+        (CommentStatus::Published, _) => Some(bridge::Change::Delete),
+        _ => None,
+    };
+    let queued = match change {
+        Some(change) => bridge::federate(app, &txn, &updated, change, now).await?,
+        None => false,
+    };
     txn.commit().await?;
+    if queued {
+        app.wake_delivery();
+    }
     tracing::info!(
         comment = c.id,
         status = status.as_str(),
@@ -767,6 +798,8 @@ pub async fn delete_comment(app: &App, origin_id: &str, author_id: &str) -> Resu
     }
     let now = app.now();
     let txn = db.begin().await?;
+    let queued = c.status == CommentStatus::Published
+        && bridge::federate(app, &txn, &c, bridge::Change::Delete, now).await?;
     comments::erase_comment(&txn, c.id, now).await?;
     moderation::log_action(
         &txn,
@@ -775,6 +808,9 @@ pub async fn delete_comment(app: &App, origin_id: &str, author_id: &str) -> Resu
     )
     .await?;
     txn.commit().await?;
+    if queued {
+        app.wake_delivery();
+    }
     tracing::info!(comment = c.id, "comment erased at the author's request");
     Ok(true)
 }

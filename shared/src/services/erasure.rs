@@ -8,8 +8,9 @@
 use sea_orm::TransactionTrait;
 
 use crate::app::App;
-use crate::entities::ActionKind;
+use crate::entities::{ActionKind, CommentStatus};
 use crate::error::{Error, Result};
+use crate::services::bridge;
 use crate::store::moderation::{self, NewAction};
 use crate::store::{actors, comments, erasure, state};
 
@@ -56,8 +57,17 @@ pub async fn erase(app: &App, target: &Target, by: &str) -> Result<Erased> {
     // Answers and notices reply to the comment's own id: they name it, and so the person.
     needles.extend(found.iter().map(|c| c.origin_id.clone()));
     let mut erased = Erased::default();
+    let mut queued = false;
+    let mut withdraw = Vec::new();
     for c in found {
         let id = c.id;
+        // A bridged Matrix comment leaves the fediverse too (queued below, after the
+        // activities that carried its Note are tombstoned).
+        if c.status == CommentStatus::Published {
+            // As it stands in JSON, closing quote included: `/comments/1` must not match 12.
+            needles.push(format!("{}\"", app.urls().comment(c.id)));
+            withdraw.push(c.clone());
+        }
         erasure::erase_comment(&txn, c, &salt, now).await?;
         moderation::log_action(
             &txn,
@@ -68,11 +78,27 @@ pub async fn erase(app: &App, target: &Target, by: &str) -> Result<Erased> {
         erased.comments += 1;
     }
     erased.activities = erasure::tombstone_activities(&txn, &needles, now).await?;
+    for c in &withdraw {
+        queued |= bridge::federate(app, &txn, c, bridge::Change::Delete, now).await?;
+    }
     if let Target::Author(author) = target {
-        // Their follow and the copy of their actor go too.
+        // Their follow and the copy of their actor go too. A Matrix citizen's bridge actor
+        // forgets who it was and answers 410; its key stays, so the Deletes queued above
+        // can still be signed.
         actors::delete_remote_actor(&txn, author).await?;
+        if let Some(b) = crate::store::bridge::by_user(&txn, author).await? {
+            let forgotten = format!(
+                "{}{}",
+                comments::PSEUDONYM_PREFIX,
+                state::salted_hash(&salt, author)
+            );
+            crate::store::bridge::forget(&txn, b.id, &forgotten).await?;
+        }
     }
     txn.commit().await?;
+    if queued {
+        app.wake_delivery();
+    }
     tracing::info!(
         comments = erased.comments,
         activities = erased.activities,

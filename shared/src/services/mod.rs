@@ -2,6 +2,7 @@
 //! are committed together, then the delivery worker is woken.
 
 pub mod announcements;
+pub mod bridge;
 pub mod comments;
 pub mod content;
 pub mod erasure;
@@ -33,6 +34,24 @@ pub(crate) async fn enqueue_activity<C: ConnectionTrait>(
     now: DateTime<Utc>,
     build: impl FnOnce(&str) -> Value,
 ) -> Result<String> {
+    enqueue_activity_as(db, urls, kind, announcement_id, inboxes, now, None, build).await
+}
+
+/// As `enqueue_activity`, signed by the local actor `signer` (a bridge actor) when given.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call shape for all activities"
+)]
+pub(crate) async fn enqueue_activity_as<C: ConnectionTrait>(
+    db: &C,
+    urls: &Urls,
+    kind: &str,
+    announcement_id: Option<i64>,
+    inboxes: &[String],
+    now: DateTime<Utc>,
+    signer: Option<String>,
+    build: impl FnOnce(&str) -> Value,
+) -> Result<String> {
     let id = urls.new_activity();
     let activity = delivery::insert_activity(
         db,
@@ -41,6 +60,7 @@ pub(crate) async fn enqueue_activity<C: ConnectionTrait>(
             kind: kind.to_owned(),
             announcement_id,
             payload: build(&id),
+            signer,
         },
         now,
     )

@@ -57,6 +57,17 @@ pub async fn payload(app: &App, activity_id: i64) -> Result<Option<String>> {
         .map(|a| a.payload))
 }
 
+/// The JSON body of a stored outgoing activity and the local actor that signs it (`None`:
+/// the town hall's actor).
+pub async fn payload_and_signer(
+    app: &App,
+    activity_id: i64,
+) -> Result<Option<(String, Option<String>)>> {
+    Ok(delivery::get_activity(app.store.db(), activity_id)
+        .await?
+        .map(|a| (a.payload, a.signer)))
+}
+
 /// The JSON body of an activity we sent, by its ActivityPub id (it stays dereferenceable).
 pub async fn sent_activity(app: &App, ap_id: &str) -> Result<Option<String>> {
     Ok(delivery::activity_by_ap_id(app.store.db(), ap_id)

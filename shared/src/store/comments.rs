@@ -528,3 +528,23 @@ pub async fn status_counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(CommentSta
         .all(db)
         .await?)
 }
+
+/// Published comments of announcement `id` as (id, network, origin id, author id), oldest
+/// first: what its `replies` collection lists.
+pub async fn published_for_replies<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Vec<(i64, Network, String, String)>> {
+    Ok(comment::Entity::find()
+        .select_only()
+        .column(comment::Column::Id)
+        .column(comment::Column::Network)
+        .column(comment::Column::OriginId)
+        .column(comment::Column::AuthorId)
+        .filter(comment::Column::AnnouncementId.eq(id))
+        .filter(comment::Column::Status.eq(CommentStatus::Published))
+        .order_by_asc(comment::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?)
+}

@@ -21,6 +21,8 @@ pub struct NewActivity {
     pub kind: String,
     pub announcement_id: Option<i64>,
     pub payload: serde_json::Value,
+    /// The local actor whose key signs it (a bridge actor's handle); `None`: ours.
+    pub signer: Option<String>,
 }
 
 /// Stores an activity; storing the same id again returns the first row unchanged.
@@ -36,6 +38,7 @@ pub async fn insert_activity<C: ConnectionTrait>(
         announcement_id: Set(new.announcement_id),
         payload: Set(new.payload.to_string()),
         created_at: Set(now),
+        signer: Set(new.signer),
     })
     .on_conflict_do_nothing_on([outbound_activity::Column::ApId])
     .exec_without_returning(db)

@@ -6,6 +6,7 @@
 pub mod actors;
 pub mod announcements;
 pub mod blocks;
+pub mod bridge;
 pub mod comments;
 pub mod delivery;
 pub mod erasure;
