@@ -11,6 +11,7 @@ use rathaus_shared::services::{erasure, export, matrix as bot_state, moderation}
 use crate::commands::{
     self, Command, EraseTarget, GeneralCommand, ModerationCommand, PressCommand, Role, RuleChange,
 };
+use crate::replies::Lang;
 use crate::{Error, replies};
 
 /// Runs `command` for `sender`, who holds `roles`; the answer to post.
@@ -20,15 +21,16 @@ pub async fn execute(
     sender: &str,
     command: Command,
     roles: &[Role],
+    l: Lang,
 ) -> Result<String, Error> {
     match command {
         Command::General(GeneralCommand::Help) => Ok(commands::help(roles)),
-        Command::Press(c) => press(app, sender, c).await,
-        Command::Moderation(c) => moderate(app, room, sender, c).await,
+        Command::Press(c) => press(app, sender, c, l).await,
+        Command::Moderation(c) => moderate(app, room, sender, c, l).await,
     }
 }
 
-async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String, Error> {
+async fn press(app: &App, sender: &str, command: PressCommand, l: Lang) -> Result<String, Error> {
     let urls = app.urls();
     Ok(match command {
         PressCommand::Announce { text } => {
@@ -42,7 +44,7 @@ async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String,
             )
             .await?;
             let id = view.announcement.id;
-            replies::announced(id, urls.announcement(id).as_str())
+            replies::announced(l, id, urls.announcement(id).as_str())
         }
         PressCommand::Consult {
             title,
@@ -64,6 +66,7 @@ async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String,
             .await?;
             let id = view.announcement.id;
             replies::consultation_started(
+                l,
                 id,
                 closes,
                 app.config.site.time_zone,
@@ -72,25 +75,25 @@ async fn press(app: &App, sender: &str, command: PressCommand) -> Result<String,
         }
         PressCommand::Correct { id, text } => {
             announcements::correct(app, id, text.into_string()).await?;
-            replies::corrected(id)
+            replies::corrected(l, id)
         }
         PressCommand::Retract { id } => {
             announcements::retract(app, id).await?;
-            replies::retracted(id)
+            replies::retracted(l, id)
         }
         PressCommand::Close { id } => {
             announcements::close(app, id).await?;
-            replies::closed(id)
+            replies::closed(l, id)
         }
         PressCommand::Result { id, text } => {
             announcements::publish_result(app, id, text.into_string()).await?;
-            replies::result_published(id, urls.announcement(id).as_str())
+            replies::result_published(l, id, urls.announcement(id).as_str())
         }
         PressCommand::Answer { comment, text } => {
             let answer = comments::answer(app, comment, text.as_str(), sender).await?;
-            replies::answered(answer.id, comment)
+            replies::answered(l, answer.id, comment)
         }
-        PressCommand::List => replies::list(&bot_state::recent_announcements(app, 10).await?),
+        PressCommand::List => replies::list(l, &bot_state::recent_announcements(app, 10).await?),
     })
 }
 
@@ -99,22 +102,23 @@ async fn moderate(
     room: &Room,
     sender: &str,
     command: ModerationCommand,
+    l: Lang,
 ) -> Result<String, Error> {
     Ok(match command {
         ModerationCommand::Queue => replies::queue(&bot_state::held_comments(app, 20).await?),
         ModerationCommand::Approve { comment } => {
             let c = comments::moderate(app, comment, ModAction::Approve, sender, None).await?;
-            replies::comment_now(c.id, c.status)
+            replies::comment_now(l, c.id, c.status)
         }
         ModerationCommand::Reject { comment, reason } => {
             let reason = reason.into_option();
             let c = comments::moderate(app, comment, ModAction::Reject, sender, reason).await?;
-            replies::comment_now(c.id, c.status)
+            replies::comment_now(l, c.id, c.status)
         }
         ModerationCommand::Hide { comment, reason } => {
             let reason = reason.into_option();
             let c = comments::moderate(app, comment, ModAction::Hide, sender, reason).await?;
-            replies::comment_now(c.id, c.status)
+            replies::comment_now(l, c.id, c.status)
         }
         ModerationCommand::Erase { target } => {
             let target = match target {
@@ -122,16 +126,16 @@ async fn moderate(
                 EraseTarget::Author(who) => erasure::Target::Author(who),
             };
             let erased = erasure::erase(app, &target, sender).await?;
-            replies::erased(erased.comments, erased.activities)
+            replies::erased(l, erased.comments, erased.activities)
         }
         ModerationCommand::Block { target, reason } => {
             let reason = reason.into_option();
             moderation::block(app, target.kind(), target.as_str(), reason, sender).await?;
-            replies::blocked(target.as_str())
+            replies::blocked(l, target.as_str())
         }
         ModerationCommand::Unblock { target } => {
             let was = moderation::unblock(app, target.kind(), target.as_str(), sender).await?;
-            replies::unblocked(target.as_str(), was)
+            replies::unblocked(l, target.as_str(), was)
         }
         ModerationCommand::Rules => replies::rules(app.policy().rules()),
         ModerationCommand::Rule {
@@ -160,24 +164,25 @@ async fn moderate(
                 min_letters: None,
             };
             let row = moderation::add_rule(app, spec, sender).await?;
-            replies::rule_added(&row.rule_key, row.version)
+            replies::rule_added(l, &row.rule_key, row.version)
         }
         ModerationCommand::Rule {
             change: RuleChange::Remove { id },
         } => {
             moderation::remove_rule(app, &id, sender).await?;
-            replies::rule_removed(&id)
+            replies::rule_removed(l, &id)
         }
         ModerationCommand::Stats { id } => {
-            replies::stats(&bot_state::comment_counts(app, id).await?)
+            replies::stats(l, &bot_state::comment_counts(app, id).await?)
         }
         ModerationCommand::Log { comment } => replies::log(
+            l,
             &bot_state::moderation_log(app, comment, 15).await?,
             app.config.site.time_zone,
         ),
         ModerationCommand::Export { id } => {
             upload_export(app, room, id).await?;
-            replies::exported(id, &export::download_base(&app.urls(), id))
+            replies::exported(l, id, &export::download_base(&app.urls(), id))
         }
     })
 }

@@ -11,9 +11,29 @@ use rathaus_shared::services::matrix::{
 };
 use rathaus_shared::services::transparency::AnswerView;
 
-pub const WRONG_ROOM: &str = "Dieser Befehl gehört in den Presse- bzw. Moderationsraum. / This command belongs in the press or moderation room.";
-pub const NOT_ALLOWED: &str = "Entschuldigung, diesen Befehl dürfen Sie hier nicht nutzen. / Sorry, you may not use this command here.";
-pub const INTERNAL_ERROR: &str = "Ein interner Fehler ist aufgetreten; bitte später erneut versuchen. / An internal error occurred.";
+/// The language a command was written in: its German name, or its English alias.
+pub use rathaus_shared::config::Language as Lang;
+
+pub fn wrong_room(l: Lang) -> &'static str {
+    l.t(
+        "Dieser Befehl gehört in den Presse- bzw. Moderationsraum.",
+        "This command belongs in the press or moderation room.",
+    )
+}
+
+pub fn not_allowed(l: Lang) -> &'static str {
+    l.t(
+        "Entschuldigung, diesen Befehl dürfen Sie hier nicht nutzen.",
+        "Sorry, you may not use this command here.",
+    )
+}
+
+pub fn internal_error(l: Lang) -> &'static str {
+    l.t(
+        "Ein interner Fehler ist aufgetreten; bitte später erneut versuchen.",
+        "An internal error occurred; please try again later.",
+    )
+}
 /// The hint for a message in a public room that is no reply in an announcement's thread.
 pub const HOW_TO_TAKE_PART: &str = "Hallo! Kommentare zu einer Bekanntmachung oder Beteiligung schreiben Sie als Antwort in deren Thread; Nachrichten außerhalb eines Threads werden nicht berücksichtigt.\nHello! To comment on an announcement or consultation, reply in its thread; messages outside a thread are not taken into account.";
 /// How to write `!fediverse`.
@@ -46,6 +66,18 @@ pub fn bridge_changed(out: bool) -> String {
 pub const ONLY_MODERATORS: &str =
     "Entschuldigung, nur die Moderation kann so entscheiden. / Only moderators can decide this.";
 
+/// A comment's state in a sentence, in English.
+fn status_word_en(status: CommentStatus) -> &'static str {
+    match status {
+        CommentStatus::Pending => "held",
+        CommentStatus::Published => "published",
+        CommentStatus::Rejected => "rejected",
+        CommentStatus::Hidden => "hidden",
+        CommentStatus::Deleted => "deleted",
+        CommentStatus::Private => "not public (a private message)",
+    }
+}
+
 /// A comment's state in a sentence: „Kommentar 3 veröffentlicht.“
 pub fn status_word(status: CommentStatus) -> &'static str {
     match status {
@@ -59,19 +91,27 @@ pub fn status_word(status: CommentStatus) -> &'static str {
 }
 
 /// After `!tilgen`.
-pub fn erased(comments: usize, activities: usize) -> String {
-    format!(
-        "Gelöscht: {comments} Kommentar(e); {activities} Antwort(en)/Hinweis(e) zurückgezogen. Kopien in den Räumen werden entfernt. / Erased: {comments} comment(s), {activities} answer(s)/notice(s) withdrawn."
-    )
+pub fn erased(l: Lang, comments: usize, activities: usize) -> String {
+    match l {
+        Lang::De => format!(
+            "Gelöscht: {comments} Kommentar(e); {activities} Antwort(en)/Hinweis(e) zurückgezogen. Kopien in den Räumen werden entfernt."
+        ),
+        Lang::En => format!(
+            "Erased: {comments} comment(s); {activities} answer(s)/notice(s) withdrawn. Copies in the rooms are being removed."
+        ),
+    }
 }
 
 /// A refusal by the domain (not found, not allowed in this state).
-pub fn failed(reason: &str) -> String {
-    format!("Das ging nicht: {reason}")
+pub fn failed(l: Lang, reason: &str) -> String {
+    format!("{} {reason}", l.t("Das ging nicht:", "That did not work:"))
 }
 
-pub fn comment_now(id: i64, status: CommentStatus) -> String {
-    format!("Kommentar {id} {}.", status_word(status))
+pub fn comment_now(l: Lang, id: i64, status: CommentStatus) -> String {
+    match l {
+        Lang::De => format!("Kommentar {id} {}.", status_word(status)),
+        Lang::En => format!("Comment {id} {}.", status_word_en(status)),
+    }
 }
 
 pub fn decided_by_reaction(id: i64, status: CommentStatus, who: &str) -> String {
@@ -86,79 +126,121 @@ fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     rathaus_shared::apub::local_time(t, tz, "%d.%m.%Y %H:%M %Z")
 }
 
-pub fn announced(id: i64, url: &str) -> String {
-    format!("Bekanntmachung {id} veröffentlicht: {url}")
+pub fn announced(l: Lang, id: i64, url: &str) -> String {
+    match l {
+        Lang::De => format!("Bekanntmachung {id} veröffentlicht: {url}"),
+        Lang::En => format!("Announcement {id} published: {url}"),
+    }
 }
 
 pub fn consultation_started(
+    l: Lang,
     id: i64,
     closes: DateTime<Utc>,
     tz: chrono_tz::Tz,
     url: &str,
 ) -> String {
-    format!(
-        "Beteiligung {id} gestartet, offen bis {}: {url}",
-        local(closes, tz)
-    )
-}
-
-pub fn corrected(id: i64) -> String {
-    format!("Bekanntmachung {id} korrigiert.")
-}
-
-pub fn retracted(id: i64) -> String {
-    format!("Bekanntmachung {id} zurückgezogen.")
-}
-
-pub fn closed(id: i64) -> String {
-    format!("Beteiligung {id} beendet.")
-}
-
-pub fn result_published(id: i64, url: &str) -> String {
-    format!("Ergebnis der Beteiligung {id} veröffentlicht: {url}")
-}
-
-pub fn answered(answer: i64, comment: i64) -> String {
-    format!("Antwort {answer} auf Kommentar {comment} veröffentlicht.")
-}
-
-pub fn blocked(target: &str) -> String {
-    format!("{target} gesperrt.")
-}
-
-pub fn unblocked(target: &str, was_blocked: bool) -> String {
-    if was_blocked {
-        format!("Sperre für {target} aufgehoben.")
-    } else {
-        format!("{target} war nicht gesperrt.")
+    match l {
+        Lang::De => format!(
+            "Beteiligung {id} gestartet, offen bis {}: {url}",
+            local(closes, tz)
+        ),
+        Lang::En => format!(
+            "Consultation {id} started, open until {}: {url}",
+            rathaus_shared::apub::local_time(closes, tz, "%Y-%m-%d %H:%M %Z")
+        ),
     }
 }
 
-pub fn rule_added(id: &str, version: i32) -> String {
-    format!("Regel {id} Version {version} gilt ab sofort.")
+pub fn corrected(l: Lang, id: i64) -> String {
+    match l {
+        Lang::De => format!("Bekanntmachung {id} korrigiert."),
+        Lang::En => format!("Announcement {id} corrected."),
+    }
 }
 
-pub fn rule_removed(id: &str) -> String {
-    format!("Regel {id} entfernt.")
+pub fn retracted(l: Lang, id: i64) -> String {
+    match l {
+        Lang::De => format!("Bekanntmachung {id} zurückgezogen."),
+        Lang::En => format!("Announcement {id} retracted."),
+    }
 }
 
-pub fn exported(id: i64, base: &str) -> String {
-    format!(
-        "Export der Beteiligung {id} hochgeladen (JSON und CSV, Autorinnen und Autoren pseudonymisiert). Alle Dateien mit CSVW- und DCAT-AP.de-Beschreibung: {base}"
-    )
+pub fn closed(l: Lang, id: i64) -> String {
+    match l {
+        Lang::De => format!("Beteiligung {id} beendet."),
+        Lang::En => format!("Consultation {id} closed."),
+    }
 }
 
-fn kind_label(kind: AnnouncementKind) -> &'static str {
+pub fn result_published(l: Lang, id: i64, url: &str) -> String {
+    match l {
+        Lang::De => format!("Ergebnis der Beteiligung {id} veröffentlicht: {url}"),
+        Lang::En => format!("Result of consultation {id} published: {url}"),
+    }
+}
+
+pub fn answered(l: Lang, answer: i64, comment: i64) -> String {
+    match l {
+        Lang::De => format!("Antwort {answer} auf Kommentar {comment} veröffentlicht."),
+        Lang::En => format!("Answer {answer} to comment {comment} published."),
+    }
+}
+
+pub fn blocked(l: Lang, target: &str) -> String {
+    match l {
+        Lang::De => format!("{target} gesperrt."),
+        Lang::En => format!("{target} blocked."),
+    }
+}
+
+pub fn unblocked(l: Lang, target: &str, was_blocked: bool) -> String {
+    match (l, was_blocked) {
+        (Lang::De, true) => format!("Sperre für {target} aufgehoben."),
+        (Lang::De, false) => format!("{target} war nicht gesperrt."),
+        (Lang::En, true) => format!("{target} unblocked."),
+        (Lang::En, false) => format!("{target} was not blocked."),
+    }
+}
+
+pub fn rule_added(l: Lang, id: &str, version: i32) -> String {
+    match l {
+        Lang::De => format!("Regel {id} Version {version} gilt ab sofort."),
+        Lang::En => format!("Rule {id} version {version} applies from now on."),
+    }
+}
+
+pub fn rule_removed(l: Lang, id: &str) -> String {
+    match l {
+        Lang::De => format!("Regel {id} entfernt."),
+        Lang::En => format!("Rule {id} removed."),
+    }
+}
+
+pub fn exported(l: Lang, id: i64, base: &str) -> String {
+    match l {
+        Lang::De => format!(
+            "Export der Beteiligung {id} hochgeladen (JSON und CSV, Autorinnen und Autoren pseudonymisiert). Alle Dateien mit CSVW- und DCAT-AP.de-Beschreibung: {base}"
+        ),
+        Lang::En => format!(
+            "Export of consultation {id} uploaded (JSON and CSV, authors pseudonymised). All files with their CSVW and DCAT-AP.de description: {base}"
+        ),
+    }
+}
+
+fn kind_label(l: Lang, kind: AnnouncementKind) -> &'static str {
     match kind {
-        AnnouncementKind::Announcement => "Bekanntmachung",
-        AnnouncementKind::Consultation => "Beteiligung",
+        AnnouncementKind::Announcement => l.t("Bekanntmachung", "announcement"),
+        AnnouncementKind::Consultation => l.t("Beteiligung", "consultation"),
     }
 }
 
 /// `!liste`.
-pub fn list(rows: &[RelayAnnouncement]) -> String {
+pub fn list(l: Lang, rows: &[RelayAnnouncement]) -> String {
     if rows.is_empty() {
-        return "Noch keine Bekanntmachungen.".to_owned();
+        return l
+            .t("Noch keine Bekanntmachungen.", "No announcements yet.")
+            .to_owned();
     }
     rows.iter()
         .map(|a| {
@@ -168,8 +250,12 @@ pub fn list(rows: &[RelayAnnouncement]) -> String {
                     .take(60)
                     .collect()
             });
-            let retracted = if a.retracted { " (zurückgezogen)" } else { "" };
-            format!("• {} {} {title}{retracted}", a.id, kind_label(a.kind))
+            let retracted = if a.retracted {
+                l.t(" (zurückgezogen)", " (retracted)")
+            } else {
+                ""
+            };
+            format!("• {} {} {title}{retracted}", a.id, kind_label(l, a.kind))
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -205,44 +291,62 @@ pub fn queue(held: &[ModerationComment]) -> String {
 }
 
 /// `!statistik`.
-pub fn stats(n: &CommentCounts) -> String {
-    format!(
-        "{} Kommentare: {} veröffentlicht, {} zurückgehalten, {} abgelehnt, {} verborgen, {} gelöscht; Fediverse {}, Matrix {}; {} nach Schluss.",
-        n.total,
-        n.published,
-        n.pending,
-        n.rejected,
-        n.hidden,
-        n.deleted,
-        n.fediverse,
-        n.matrix,
-        n.late
-    )
+pub fn stats(l: Lang, n: &CommentCounts) -> String {
+    match l {
+        Lang::De => format!(
+            "{} Kommentare: {} veröffentlicht, {} zurückgehalten, {} abgelehnt, {} verborgen, {} gelöscht; Fediverse {}, Matrix {}; {} nach Schluss.",
+            n.total,
+            n.published,
+            n.pending,
+            n.rejected,
+            n.hidden,
+            n.deleted,
+            n.fediverse,
+            n.matrix,
+            n.late
+        ),
+        Lang::En => format!(
+            "{} comments: {} published, {} held, {} rejected, {} hidden, {} deleted; fediverse {}, Matrix {}; {} after the close.",
+            n.total,
+            n.published,
+            n.pending,
+            n.rejected,
+            n.hidden,
+            n.deleted,
+            n.fediverse,
+            n.matrix,
+            n.late
+        ),
+    }
 }
 
 /// `!protokoll`.
-pub fn log(steps: &[LogStep], tz: chrono_tz::Tz) -> String {
+pub fn log(l: Lang, steps: &[LogStep], tz: chrono_tz::Tz) -> String {
     if steps.is_empty() {
-        return "Das Protokoll ist leer.".to_owned();
+        return l
+            .t("Das Protokoll ist leer.", "The log is empty.")
+            .to_owned();
     }
     steps
         .iter()
         .map(|a| {
+            let (de, en) = a.action.labels();
+            let who = match a.actor.as_str() {
+                "policy" => l.t("Regelwerk", "policy"),
+                "author" => l.t("Verfasser:in", "author"),
+                "report" => l.t("Meldung", "report"),
+                "cli" => l.t("Kommandozeile", "command line"),
+                moderator => moderator,
+            };
             format!(
-                "• {} {} {} durch {}{}{}",
+                "• {} {} {} {} {who}{}{}",
                 rathaus_shared::apub::local_time(a.created_at, tz, "%d.%m. %H:%M"),
                 a.comment_id.map(|c| format!("#{c}")).unwrap_or_default(),
-                a.action.labels().0,
-                match a.actor.as_str() {
-                    "policy" => "Regelwerk",
-                    "author" => "Verfasser:in",
-                    "report" => "Meldung",
-                    "cli" => "Kommandozeile",
-                    moderator => moderator,
-                },
+                l.t(de, en),
+                l.t("durch", "by"),
                 a.rule_id
                     .as_deref()
-                    .map(|r| format!(", Regel {r}"))
+                    .map(|r| format!(", {} {r}", l.t("Regel", "rule")))
                     .unwrap_or_default(),
                 a.reason
                     .as_deref()

@@ -93,6 +93,7 @@ fn announcements_lists_stats_and_log_in_german() {
     );
     assert!(
         consultation_started(
+            Lang::De,
             3,
             "2027-07-15T21:59:59Z".parse().expect("time"),
             chrono_tz::Europe::Berlin,
@@ -101,7 +102,10 @@ fn announcements_lists_stats_and_log_in_german() {
         .contains("offen bis 15.07.2027 23:59 CEST")
     );
     assert!(plain.contains("https://rathaus.example/announcements/3"));
-    assert_eq!(list(std::slice::from_ref(&a)), "• 3 Beteiligung Radweg");
+    assert_eq!(
+        list(Lang::De, std::slice::from_ref(&a)),
+        "• 3 Beteiligung Radweg"
+    );
     let retracted = RelayAnnouncement {
         title: None,
         kind: AnnouncementKind::Announcement,
@@ -109,20 +113,24 @@ fn announcements_lists_stats_and_log_in_german() {
         ..a
     };
     assert_eq!(
-        list(&[retracted]),
+        list(Lang::De, &[retracted]),
         "• 3 Bekanntmachung Wie? (zurückgezogen)"
     );
-    assert_eq!(list(&[]), "Noch keine Bekanntmachungen.");
-    let s = stats(&CommentCounts {
-        total: 3,
-        published: 2,
-        pending: 1,
-        matrix: 1,
-        fediverse: 2,
-        ..CommentCounts::default()
-    });
+    assert_eq!(list(Lang::De, &[]), "Noch keine Bekanntmachungen.");
+    let s = stats(
+        Lang::De,
+        &CommentCounts {
+            total: 3,
+            published: 2,
+            pending: 1,
+            matrix: 1,
+            fediverse: 2,
+            ..CommentCounts::default()
+        },
+    );
     assert!(s.starts_with("3 Kommentare: 2 veröffentlicht, 1 zurückgehalten"));
     let l = log(
+        Lang::De,
         &[LogStep {
             id: 1,
             comment_id: Some(7),
@@ -139,7 +147,7 @@ fn announcements_lists_stats_and_log_in_german() {
         "• 03.12. 11:15 #7 automatisch zur Prüfung zurückgehalten durch Regelwerk, Regel links: Zu viele Links"
     );
     assert_eq!(
-        comment_now(7, CommentStatus::Published),
+        comment_now(Lang::De, 7, CommentStatus::Published),
         "Kommentar 7 veröffentlicht."
     );
 }
@@ -302,4 +310,45 @@ fn the_bridge_choice_is_read_in_both_languages() {
     assert_eq!(bridge_choice("!fediverse aus bitte"), Some(None));
     assert_eq!(bridge_choice("Was ist das Fediverse?"), None);
     assert!(bridge_changed(true).contains("zurückgezogen"));
+}
+
+#[test]
+fn english_aliases_get_english_answers() {
+    use crate::commands::language;
+    assert_eq!(language("!announce Hallo"), Lang::En);
+    assert_eq!(language("!bekanntmachung Hallo"), Lang::De);
+    assert_eq!(language("!queue"), Lang::En);
+    assert_eq!(language("!correct 1 Wo fehlen Bänke am Fluss?"), Lang::En);
+    assert_eq!(language("!Warteschlange"), Lang::De);
+    // Unknown or German-only words answer in German, the site's first language.
+    assert_eq!(language("!unbekannt"), Lang::De);
+    assert_eq!(language("!schließen 3"), Lang::De);
+    assert_eq!(
+        comment_now(Lang::En, 7, CommentStatus::Hidden),
+        "Comment 7 hidden."
+    );
+    assert_eq!(
+        announced(Lang::En, 3, "https://r.example/announcements/3"),
+        "Announcement 3 published: https://r.example/announcements/3"
+    );
+    assert!(
+        consultation_started(
+            Lang::En,
+            3,
+            "2027-07-15T21:59:59Z".parse().expect("time"),
+            chrono_tz::Europe::Berlin,
+            "u"
+        )
+        .contains("open until 2027-07-15 23:59 CEST")
+    );
+    assert_eq!(
+        failed(Lang::En, "no such comment"),
+        "That did not work: no such comment"
+    );
+    assert_eq!(
+        not_allowed(Lang::En),
+        "Sorry, you may not use this command here."
+    );
+    assert!(stats(Lang::En, &CommentCounts::default()).starts_with("0 comments: 0 published"));
+    assert_eq!(list(Lang::En, &[]), "No announcements yet.");
 }

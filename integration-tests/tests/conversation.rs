@@ -82,11 +82,18 @@ async fn every_change_and_decision_reaches_the_matrix_side() {
     let body = root_event["content"]["body"].as_str().unwrap_or_default();
     assert!(body.contains("31.12.2099 23:59 CET"), "{body}");
 
-    // A correction edits the relayed message.
+    // A correction edits the relayed message. Written with the English alias, the bot
+    // answers in English.
     presse
-        .say(press_room, "!korrigieren 1 Wo fehlen Bänke am Fluss?")
+        .say(press_room, "!correct 1 Wo fehlen Bänke am Fluss?")
         .await
         .expect("correct");
+    if let Err(e) = presse
+        .wait_for(press_room, BOT, "Announcement 1 corrected.", WAIT)
+        .await
+    {
+        panic!("{e}: {:?}", presse.find(press_room, BOT, "").await);
+    }
     let edit = eventually(WAIT, "the correction in the public room", || async {
         edits_of(buergerin, public_room, &root)
             .await

@@ -282,6 +282,35 @@ struct Cli<T: Subcommand> {
 }
 
 /// Parses a message body. `Ok(None)`: not a command (does not start with `!`).
+/// The language a command was written in: its English alias (`!announce`) answers in
+/// English, its German name or anything else in German.
+pub fn language(body: &str) -> crate::replies::Lang {
+    use crate::replies::Lang;
+    let Some(name) = body
+        .trim()
+        .strip_prefix('!')
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_lowercase)
+    else {
+        return Lang::De;
+    };
+    for cli in [
+        Cli::<GeneralCommand>::command(),
+        Cli::<PressCommand>::command(),
+        Cli::<ModerationCommand>::command(),
+    ] {
+        for sub in cli.get_subcommands() {
+            if sub.get_name() == name {
+                return Lang::De;
+            }
+            if sub.get_visible_aliases().any(|a| a == name) {
+                return Lang::En;
+            }
+        }
+    }
+    Lang::De
+}
+
 pub fn parse(body: &str) -> Result<Option<Command>, ParseError> {
     let body = body.trim();
     let Some(rest) = body.strip_prefix('!') else {

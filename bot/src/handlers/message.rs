@@ -84,6 +84,7 @@ async fn on_command(
     if !claim(ctx, room, ev.event_id.as_str()).await? {
         return Ok(());
     }
+    let lang = commands::language(body);
     let answer = match commands::parse(body) {
         Ok(None) => return Ok(()),
         Err(e) => e.message,
@@ -96,19 +97,21 @@ async fn on_command(
             };
             let roles = roles_of(ctx, room, &ev.sender).await;
             if !right_room {
-                replies::WRONG_ROOM.to_owned()
+                replies::wrong_room(lang).to_owned()
             } else if needed != Role::Everyone && !roles.contains(&needed) {
                 tracing::info!(command = ?needed, "command refused: missing role");
-                replies::NOT_ALLOWED.to_owned()
+                replies::not_allowed(lang).to_owned()
             } else {
-                match execute::execute(&ctx.app, room, ev.sender.as_str(), command, &roles).await {
+                match execute::execute(&ctx.app, room, ev.sender.as_str(), command, &roles, lang)
+                    .await
+                {
                     Ok(text) => text,
                     Err(Error::Shared(
                         rathaus_shared::Error::Invalid(m) | rathaus_shared::Error::NotFound(m),
-                    )) => replies::failed(&m),
+                    )) => replies::failed(lang, &m),
                     Err(other) => {
                         tracing::error!(error = %other, "command failed");
-                        replies::INTERNAL_ERROR.to_owned()
+                        replies::internal_error(lang).to_owned()
                     }
                 }
             }

@@ -62,7 +62,7 @@ async fn decide(
     Ok(Some(
         match comments::moderate(&ctx.app, comment, action, ev.sender.as_str(), None).await {
             Ok(c) => replies::decided_by_reaction(c.id, c.status, ev.sender.as_str()),
-            Err(e) => replies::failed(&e.to_string()),
+            Err(e) => replies::failed(replies::Lang::De, &e.to_string()),
         },
     ))
 }
