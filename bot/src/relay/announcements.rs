@@ -6,36 +6,37 @@ use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use rathaus_shared::services::matrix::{self as bot_state, RelayAnnouncement};
 use rathaus_shared::store::relay::RelayTarget;
 use rathaus_shared::store::state::Cursor;
-use tokio::sync::watch;
 
-use super::{Relayed, done, pause, room, send};
-use crate::replies;
+use super::{Follower, Relayed, SharedError, room, send};
 use crate::rooms::BotCtx;
+use crate::{Error, replies};
 
-pub async fn follow(
-    client: Client,
-    ctx: BotCtx,
-    mut cursor: i64,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        match bot_state::announcements_after(&ctx.app, cursor).await {
-            Ok(rows) => {
-                for a in rows {
-                    let events = if a.retracted {
-                        Vec::new()
-                    } else {
-                        post(&client, &ctx, &a).await
-                    };
-                    done(&ctx, Cursor::MatrixAnnouncements, a.id, &events).await;
-                    cursor = a.id;
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "reading new announcements failed"),
+/// New announcements, oldest first.
+pub struct Announcements;
+
+impl Follower for Announcements {
+    type Row = RelayAnnouncement;
+    const CURSOR: Cursor = Cursor::MatrixAnnouncements;
+    const WHAT: &'static str = "announcement";
+
+    async fn rows(ctx: &BotCtx, after: i64) -> Result<Vec<RelayAnnouncement>, SharedError> {
+        bot_state::announcements_after(&ctx.app, after).await
+    }
+
+    fn id(a: &RelayAnnouncement) -> i64 {
+        a.id
+    }
+
+    async fn relay(
+        client: &Client,
+        ctx: &BotCtx,
+        a: &RelayAnnouncement,
+    ) -> Result<Vec<Relayed>, Error> {
+        // Retracted before it was relayed: nothing to post.
+        if a.retracted {
+            return Ok(Vec::new());
         }
-        if !pause(&mut shutdown).await {
-            return;
-        }
+        Ok(post(client, ctx, a).await)
     }
 }
 

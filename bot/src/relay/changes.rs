@@ -12,35 +12,33 @@ use rathaus_shared::domain::ChangeKind;
 use rathaus_shared::services::matrix::{self as bot_state, AnnouncementChange};
 use rathaus_shared::store::relay::RelayTarget;
 use rathaus_shared::store::state::Cursor;
-use tokio::sync::watch;
 
-use super::{Relayed, done, pause, redact, room, send};
+use super::{Follower, Relayed, SharedError, redact, room, send};
 use crate::rooms::BotCtx;
 use crate::{Error, replies};
 
-pub async fn follow(
-    client: Client,
-    ctx: BotCtx,
-    mut cursor: i64,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        match bot_state::changes_after(&ctx.app, cursor).await {
-            Ok(changes) => {
-                for change in changes {
-                    let events = mirror(&client, &ctx, &change).await.unwrap_or_else(|e| {
-                        tracing::error!(error = %e, change = change.id, "mirroring an announcement change failed");
-                        Vec::new()
-                    });
-                    done(&ctx, Cursor::MatrixChanges, change.id, &events).await;
-                    cursor = change.id;
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "reading announcement changes failed"),
-        }
-        if !pause(&mut shutdown).await {
-            return;
-        }
+/// Changes of announcements, oldest first.
+pub struct Changes;
+
+impl Follower for Changes {
+    type Row = AnnouncementChange;
+    const CURSOR: Cursor = Cursor::MatrixChanges;
+    const WHAT: &'static str = "announcement change";
+
+    async fn rows(ctx: &BotCtx, after: i64) -> Result<Vec<AnnouncementChange>, SharedError> {
+        bot_state::changes_after(&ctx.app, after).await
+    }
+
+    fn id(change: &AnnouncementChange) -> i64 {
+        change.id
+    }
+
+    async fn relay(
+        client: &Client,
+        ctx: &BotCtx,
+        change: &AnnouncementChange,
+    ) -> Result<Vec<Relayed>, Error> {
+        mirror(client, ctx, change).await
     }
 }
 

@@ -17,9 +17,8 @@ use rathaus_shared::domain::{ActionKind, CommentStatus, Network};
 use rathaus_shared::services::matrix::{self as bot_state, LogStep, ModerationComment};
 use rathaus_shared::store::relay::RelayTarget;
 use rathaus_shared::store::state::Cursor;
-use tokio::sync::watch;
 
-use super::{Relayed, ReplyTo, done, into_threads, pause, redact, room, send};
+use super::{Follower, Relayed, ReplyTo, SharedError, into_threads, redact, room, send};
 use crate::replies::AuthorNotice;
 use crate::rooms::BotCtx;
 use crate::{Error, replies};
@@ -29,31 +28,24 @@ const SLOT_NOTICE: usize = 1;
 const SLOT_LATE: usize = 2;
 const SLOT_EDIT: usize = 10;
 
-pub async fn follow(
-    client: Client,
-    ctx: BotCtx,
-    mut cursor: i64,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        match bot_state::log_after(&ctx.app, cursor).await {
-            Ok(steps) => {
-                for step in steps {
-                    // A step that cannot be relayed is logged and skipped: retrying it forever
-                    // would hold up every later one.
-                    let events = on_step(&client, &ctx, &step).await.unwrap_or_else(|e| {
-                        tracing::error!(error = %e, entry = step.id, "relaying a moderation step failed");
-                        Vec::new()
-                    });
-                    done(&ctx, Cursor::MatrixLog, step.id, &events).await;
-                    cursor = step.id;
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "reading the moderation log failed"),
-        }
-        if !pause(&mut shutdown).await {
-            return;
-        }
+/// The moderation log, oldest first.
+pub struct Log;
+
+impl Follower for Log {
+    type Row = LogStep;
+    const CURSOR: Cursor = Cursor::MatrixLog;
+    const WHAT: &'static str = "moderation step";
+
+    async fn rows(ctx: &BotCtx, after: i64) -> Result<Vec<LogStep>, SharedError> {
+        bot_state::log_after(&ctx.app, after).await
+    }
+
+    fn id(step: &LogStep) -> i64 {
+        step.id
+    }
+
+    async fn relay(client: &Client, ctx: &BotCtx, step: &LogStep) -> Result<Vec<Relayed>, Error> {
+        on_step(client, ctx, step).await
     }
 }
 

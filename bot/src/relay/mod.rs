@@ -64,31 +64,84 @@ pub async fn spawn(
     let changed = bot_state::cursor(&ctx.app, Cursor::MatrixChanges).await?;
     let reported = bot_state::cursor(&ctx.app, Cursor::MatrixReports).await?;
     Ok(Relays(vec![
-        tokio::spawn(reports::follow(
+        tokio::spawn(follow::<reports::Reports>(
             client.clone(),
             ctx.clone(),
             reported,
             shutdown.clone(),
         )),
-        tokio::spawn(changes::follow(
+        tokio::spawn(follow::<changes::Changes>(
             client.clone(),
             ctx.clone(),
             changed,
             shutdown.clone(),
         )),
-        tokio::spawn(announcements::follow(
+        tokio::spawn(follow::<announcements::Announcements>(
             client.clone(),
             ctx.clone(),
             announced,
             shutdown.clone(),
         )),
-        tokio::spawn(log::follow(
+        tokio::spawn(follow::<log::Log>(
             client.clone(),
             ctx.clone(),
             logged,
             shutdown.clone(),
         )),
     ]))
+}
+
+type SharedError = rathaus_shared::Error;
+
+/// A table the relay follows: its rows after a cursor, each relayed into Matrix.
+trait Follower {
+    type Row: Send + Sync;
+    const CURSOR: Cursor;
+    /// What a row is, for the logs.
+    const WHAT: &'static str;
+
+    fn rows(
+        ctx: &BotCtx,
+        after: i64,
+    ) -> impl Future<Output = Result<Vec<Self::Row>, SharedError>> + Send;
+
+    fn id(row: &Self::Row) -> i64;
+
+    /// Relays one row; the events it became.
+    fn relay(
+        client: &Client,
+        ctx: &BotCtx,
+        row: &Self::Row,
+    ) -> impl Future<Output = Result<Vec<Relayed>, Error>> + Send;
+}
+
+/// Follows `F`'s table until shutdown. A row that cannot be relayed is logged and skipped:
+/// retrying it forever would hold up every later one.
+async fn follow<F: Follower>(
+    client: Client,
+    ctx: BotCtx,
+    mut cursor: i64,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        match F::rows(&ctx, cursor).await {
+            Ok(rows) => {
+                for row in rows {
+                    let id = F::id(&row);
+                    let events = F::relay(&client, &ctx, &row).await.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, row = id, what = F::WHAT, "relaying into Matrix failed");
+                        Vec::new()
+                    });
+                    done(&ctx, F::CURSOR, id, &events).await;
+                    cursor = id;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, what = F::WHAT, "reading rows to relay failed"),
+        }
+        if !pause(&mut shutdown).await {
+            return;
+        }
+    }
 }
 
 /// Waits one poll interval; false when it is time to stop.

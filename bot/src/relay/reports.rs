@@ -7,35 +7,29 @@ use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use rathaus_shared::services::matrix::{self as bot_state, ReportView, Reported};
 use rathaus_shared::store::relay::RelayTarget;
 use rathaus_shared::store::state::Cursor;
-use tokio::sync::watch;
 
-use super::{Relayed, done, pause, room, send};
+use super::{Follower, Relayed, SharedError, room, send};
 use crate::rooms::BotCtx;
 use crate::{Error, replies};
 
-pub async fn follow(
-    client: Client,
-    ctx: BotCtx,
-    mut cursor: i64,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        match bot_state::reports_after(&ctx.app, cursor).await {
-            Ok(reports) => {
-                for report in reports {
-                    let events = post(&client, &ctx, &report).await.unwrap_or_else(|e| {
-                        tracing::error!(error = %e, report = report.id, "posting a report failed");
-                        Vec::new()
-                    });
-                    done(&ctx, Cursor::MatrixReports, report.id, &events).await;
-                    cursor = report.id;
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "reading reports failed"),
-        }
-        if !pause(&mut shutdown).await {
-            return;
-        }
+/// Reports from the fediverse, oldest first.
+pub struct Reports;
+
+impl Follower for Reports {
+    type Row = ReportView;
+    const CURSOR: Cursor = Cursor::MatrixReports;
+    const WHAT: &'static str = "report";
+
+    async fn rows(ctx: &BotCtx, after: i64) -> Result<Vec<ReportView>, SharedError> {
+        bot_state::reports_after(&ctx.app, after).await
+    }
+
+    fn id(r: &ReportView) -> i64 {
+        r.id
+    }
+
+    async fn relay(client: &Client, ctx: &BotCtx, r: &ReportView) -> Result<Vec<Relayed>, Error> {
+        post(client, ctx, r).await
     }
 }
 
