@@ -566,77 +566,25 @@ pub fn result_post(result_html: &str, url: &str) -> (String, String) {
     (markdown::to_plain_text(&html), html)
 }
 
-/// What a Matrix comment's author is told in their thread, German first with an English line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthorNotice {
-    /// Held by a rule (or after an edit) until a moderator decides.
-    Held,
-    /// Refused by a rule.
-    Refused,
-    /// Published by a moderator after review.
-    Approved,
-    /// Rejected by a moderator.
-    Rejected,
-    /// Hidden by a moderator after it was public.
-    Hidden,
-    /// Arrived after the consultation closed.
-    Late,
-}
+use rathaus_shared::services::comments::APPEAL;
+pub use rathaus_shared::services::comments::AuthorNotice;
 
-const APPEAL: &str = "Antworten Sie auf diese Nachricht, wenn Sie eine Prüfung durch die Moderation wünschen. / Reply to this message to ask a moderator for a review.";
-
-/// The notice to a comment's author: (plain, html). `reason` is the rule's or the moderator's.
+/// The notice to a comment's author in their thread: (plain, html). `reason` is the rule's
+/// or the moderator's; a published or late comment needs none.
 pub fn author_notice(kind: AuthorNotice, reason: Option<&str>) -> (String, String) {
+    let (de, en, appeal) = kind.words();
     // Rule reasons read `Deutsch / English`; a moderator's reason is one text for both.
     let reason = reason
-        .filter(|r| !r.trim().is_empty())
+        .filter(|r| {
+            !r.trim().is_empty() && !matches!(kind, AuthorNotice::Approved | AuthorNotice::Late)
+        })
         .map(|r| r.split_once(" / ").unwrap_or((r, r)));
-    let because = |de: &str, en: &str| match reason {
+    let (de, en) = match reason {
         Some((r_de, r_en)) => (
             format!("{de} Grund: {r_de}"),
             format!("{en} Reason: {r_en}"),
         ),
         None => (de.to_owned(), en.to_owned()),
-    };
-    let (de, en, appeal) = match kind {
-        AuthorNotice::Held => {
-            let (de, en) = because(
-                "Ihr Kommentar wird von der Moderation geprüft und ist bis dahin nicht öffentlich.",
-                "Your comment is being reviewed by a moderator and is not public until then.",
-            );
-            (de, en, true)
-        }
-        AuthorNotice::Refused => {
-            let (de, en) = because(
-                "Ihr Kommentar wurde nicht veröffentlicht.",
-                "Your comment was not published.",
-            );
-            (de, en, true)
-        }
-        AuthorNotice::Approved => (
-            "Ihr Kommentar wurde nach Prüfung veröffentlicht.".to_owned(),
-            "Your comment was published after review.".to_owned(),
-            false,
-        ),
-        AuthorNotice::Rejected => {
-            let (de, en) = because(
-                "Die Moderation hat Ihren Kommentar abgelehnt.",
-                "A moderator rejected your comment.",
-            );
-            (de, en, true)
-        }
-        AuthorNotice::Hidden => {
-            let (de, en) = because(
-                "Die Moderation hat Ihren Kommentar verborgen.",
-                "A moderator hid your comment.",
-            );
-            (de, en, true)
-        }
-        AuthorNotice::Late => (
-            "Die Beteiligung ist bereits beendet; Ihr Kommentar wird gespeichert, aber nicht mehr berücksichtigt.".to_owned(),
-            "This consultation has closed; your comment is kept but no longer counted.".to_owned(),
-            false,
-        ),
     };
     let mut html = format!("<p>{}</p><p>{}</p>", html_escape(&de), html_escape(&en));
     let mut plain = format!("{de}\n{en}");

@@ -183,14 +183,7 @@ async fn record_outcomes(state: FedState, mut rx: mpsc::UnboundedReceiver<Outcom
     }
 }
 
-/// Sends one activity body to one inbox, signed now by the town hall's actor.
-pub async fn send(state: &FedState, inbox: &str, body: bytes::Bytes) -> Attempt {
-    send_as(state, inbox, body, None).await
-}
-
-/// Sends one activity body to one inbox, signed now by `signer` (a bridge actor's key
-/// owner), or by the town hall's actor.
-pub async fn send_as(
+pub async fn send(
     state: &FedState,
     inbox: &str,
     body: bytes::Bytes,
@@ -312,7 +305,7 @@ async fn deliver_one(
     let Ok(_host_permit) = host_permits.acquire_owned().await else {
         return Outcome::Retry(job.id, state.app.now(), "shutting down".into());
     };
-    let outcome = send_as(state, &job.inbox, body, signer.as_deref()).await;
+    let outcome = send(state, &job.inbox, body, signer.as_deref()).await;
     let now = state.app.now();
     match outcome {
         Attempt::Delivered => {

@@ -4,16 +4,13 @@
 
 use matrix_sdk::Client;
 use matrix_sdk::ruma::OwnedEventId;
-use matrix_sdk::ruma::events::relation::Thread;
-use matrix_sdk::ruma::events::room::message::{
-    Relation, ReplacementMetadata, RoomMessageEventContent,
-};
+use matrix_sdk::ruma::events::room::message::{ReplacementMetadata, RoomMessageEventContent};
 use rathaus_shared::domain::ChangeKind;
 use rathaus_shared::services::matrix::{self as bot_state, AnnouncementChange};
 use rathaus_shared::store::relay::RelayTarget;
 use rathaus_shared::store::state::Cursor;
 
-use super::{Follower, Relayed, SharedError, redact, room, send};
+use super::{Follower, Relayed, SharedError, in_thread, redact, room, send};
 use crate::rooms::BotCtx;
 use crate::{Error, replies};
 
@@ -84,8 +81,12 @@ async fn mirror(
             _ => None,
         };
         if let Some((plain, html)) = post {
-            let mut content = RoomMessageEventContent::text_html(plain, html);
-            content.relates_to = Some(Relation::Thread(Thread::plain(root.clone(), root)));
+            let content = in_thread(
+                RoomMessageEventContent::text_html(plain, html),
+                root,
+                None,
+                None,
+            );
             let event = send(&room, content, &row, 1).await?;
             sent.push((
                 room_id.to_string(),

@@ -7,18 +7,14 @@
 
 use matrix_sdk::Client;
 use matrix_sdk::room::Room;
-use matrix_sdk::ruma::events::Mentions;
-use matrix_sdk::ruma::events::relation::Thread;
-use matrix_sdk::ruma::events::room::message::{
-    Relation, ReplacementMetadata, RoomMessageEventContent,
-};
+use matrix_sdk::ruma::events::room::message::{ReplacementMetadata, RoomMessageEventContent};
 use matrix_sdk::ruma::{EventId, OwnedEventId, OwnedRoomId, OwnedUserId};
 use rathaus_shared::domain::{ActionKind, CommentStatus, Network};
 use rathaus_shared::services::matrix::{self as bot_state, LogStep, ModerationComment};
 use rathaus_shared::store::relay::RelayTarget;
 use rathaus_shared::store::state::Cursor;
 
-use super::{Follower, Relayed, ReplyTo, SharedError, into_threads, redact, room, send};
+use super::{Follower, Relayed, ReplyTo, SharedError, in_thread, into_threads, redact, room, send};
 use crate::replies::AuthorNotice;
 use crate::rooms::BotCtx;
 use crate::{Error, replies};
@@ -301,11 +297,12 @@ async fn notice_in_thread(
     else {
         return Ok(None);
     };
-    let mut content = RoomMessageEventContent::notice_html(plain, html);
-    if let Ok(author) = OwnedUserId::try_from(c.comment.author_id.as_str()) {
-        content = content.add_mentions(Mentions::with_user_ids([author]));
-    }
-    content.relates_to = Some(Relation::Thread(Thread::reply(root, event.to_owned())));
+    let content = in_thread(
+        RoomMessageEventContent::notice_html(plain, html),
+        root,
+        Some(event.to_owned()),
+        OwnedUserId::try_from(c.comment.author_id.as_str()).ok(),
+    );
     let sent = send(room, content, row, slot).await?;
     Ok(Some((
         room.room_id().to_string(),

@@ -217,6 +217,24 @@ async fn redact(room: &Room, event: &str, reason: &str, row: &str, n: usize) {
     }
 }
 
+/// `content` as a post in the thread of `root`: a reply to `answered` if given, mentioning
+/// `mention` if given.
+fn in_thread(
+    mut content: RoomMessageEventContent,
+    root: OwnedEventId,
+    answered: Option<OwnedEventId>,
+    mention: Option<OwnedUserId>,
+) -> RoomMessageEventContent {
+    if let Some(user) = mention {
+        content = content.add_mentions(Mentions::with_user_ids([user]));
+    }
+    content.relates_to = Some(Relation::Thread(match answered {
+        Some(event) => Thread::reply(root, event),
+        None => Thread::plain(root.clone(), root),
+    }));
+    content
+}
+
 /// Whom a thread post answers: a message (`m.in_reply_to`) and a person to mention.
 #[derive(Debug, Clone, Default)]
 struct ReplyTo {
@@ -247,19 +265,17 @@ async fn into_threads(
         let (Some(room), Ok(root)) = (room(client, room_id), OwnedEventId::try_from(root)) else {
             continue;
         };
-        let mut content = RoomMessageEventContent::text_html(plain, html);
-        if let Some(user) = &reply_to.mention {
-            content = content.add_mentions(Mentions::with_user_ids([user.clone()]));
-        }
         let answered = reply_to
             .event
             .as_ref()
             .filter(|(room, _)| room == room_id)
             .map(|(_, event)| event.clone());
-        content.relates_to = Some(Relation::Thread(match answered {
-            Some(event) => Thread::reply(root, event),
-            None => Thread::plain(root.clone(), root),
-        }));
+        let content = in_thread(
+            RoomMessageEventContent::text_html(plain, html),
+            root,
+            answered,
+            reply_to.mention.clone(),
+        );
         let event = send(&room, content, row, 0).await?;
         sent.push((room_id.to_string(), event.to_string(), target));
     }

@@ -223,15 +223,15 @@ pub async fn opt_out(app: &App, matrix_user_id: &str, out: bool) -> Result<bool>
         return Ok(false);
     }
     let mut queued = false;
-    if out {
+    // Only an actor with a key ever had anything bridged to withdraw.
+    if out
+        && actors::local_actor(&txn, &key_owner(&actor.handle))
+            .await?
+            .is_some()
+    {
         for c in bridge::published_comments(&txn, matrix_user_id).await? {
-            if actors::local_actor(&txn, &key_owner(&actor.handle))
-                .await?
-                .is_some()
-            {
-                queue(app, &txn, &c, &actor, Change::Delete, now).await?;
-                queued = true;
-            }
+            queue(app, &txn, &c, &actor, Change::Delete, now).await?;
+            queued = true;
         }
     }
     bridge::set_opted_out(&txn, actor.id, out).await?;
@@ -255,15 +255,25 @@ pub async fn replies(
     let urls = app.urls();
     let published = comments::published_for_replies(db, announcement).await?;
     let mut ids = Vec::with_capacity(published.len());
+    // Whether a Matrix author is bridged, asked once per author, not once per comment.
+    let mut bridged = std::collections::HashMap::new();
     for (id, network, origin, author) in published {
         match network {
             Network::Fediverse if !origin.starts_with(comments::PSEUDONYM_PREFIX) => {
                 ids.push(origin)
             }
             Network::Matrix => {
-                if let Some(a) = bridge::by_user(db, &author).await?
-                    && !a.opted_out
-                {
+                let yes = match bridged.get(&author) {
+                    Some(yes) => *yes,
+                    None => {
+                        let yes = bridge::by_user(db, &author)
+                            .await?
+                            .is_some_and(|a| !a.opted_out);
+                        bridged.insert(author, yes);
+                        yes
+                    }
+                };
+                if yes {
                     ids.push(urls.comment(id));
                 }
             }

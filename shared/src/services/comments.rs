@@ -466,22 +466,73 @@ impl ModAction {
     }
 }
 
+/// What an author is told about their comment, in the same words on both networks (a direct
+/// note on the fediverse, a notice in their thread on Matrix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorNotice {
+    /// Held by a rule (or after an edit) until a moderator decides.
+    Held,
+    /// Refused by a rule.
+    Refused,
+    /// Published by a moderator after review.
+    Approved,
+    /// Rejected by a moderator.
+    Rejected,
+    /// Hidden by a moderator after it was public.
+    Hidden,
+    /// Arrived after the consultation closed.
+    Late,
+}
+
+/// Closes a notice that may be answered to ask for a review.
+pub const APPEAL: &str = "Antworten Sie auf diese Nachricht, wenn Sie eine Prüfung durch die Moderation wünschen. / Reply to this message to ask a moderator for a review.";
+
+impl AuthorNotice {
+    /// (German, English), and whether answering the notice asks for a review.
+    pub fn words(self) -> (&'static str, &'static str, bool) {
+        match self {
+            Self::Held => (
+                "Ihr Kommentar wird von der Moderation geprüft und ist bis dahin nicht öffentlich.",
+                "Your comment is being reviewed by a moderator and is not public until then.",
+                true,
+            ),
+            Self::Refused => (
+                "Ihr Kommentar wurde nicht veröffentlicht.",
+                "Your comment was not published.",
+                true,
+            ),
+            Self::Approved => (
+                "Ihr Kommentar wurde nach Prüfung veröffentlicht.",
+                "Your comment was published after review.",
+                false,
+            ),
+            Self::Rejected => (
+                "Die Moderation hat Ihren Kommentar abgelehnt.",
+                "A moderator rejected your comment.",
+                true,
+            ),
+            Self::Hidden => (
+                "Die Moderation hat Ihren Kommentar verborgen.",
+                "A moderator hid your comment.",
+                true,
+            ),
+            Self::Late => (
+                "Die Beteiligung ist bereits beendet; Ihr Kommentar wird gespeichert, aber nicht mehr berücksichtigt.",
+                "This consultation has closed; your comment is kept but no longer counted.",
+                false,
+            ),
+        }
+    }
+}
+
 /// What a fediverse author is told about a moderator's decision (HTML, German then English).
 pub fn decision_note(action: ModAction, reason: Option<&str>) -> String {
-    let (de, en) = match action {
-        ModAction::Approve => (
-            "Ihr Kommentar wurde nach Prüfung veröffentlicht.",
-            "Your comment was published after review.",
-        ),
-        ModAction::Reject => (
-            "Die Moderation hat Ihren Kommentar abgelehnt.",
-            "A moderator rejected your comment.",
-        ),
-        ModAction::Hide => (
-            "Die Moderation hat Ihren Kommentar verborgen.",
-            "A moderator hid your comment.",
-        ),
+    let kind = match action {
+        ModAction::Approve => AuthorNotice::Approved,
+        ModAction::Reject => AuthorNotice::Rejected,
+        ModAction::Hide => AuthorNotice::Hidden,
     };
+    let (de, en, appeal) = kind.words();
     let reason = reason
         .filter(|r| !r.trim().is_empty())
         .map(apub::html_escape);
@@ -489,8 +540,8 @@ pub fn decision_note(action: ModAction, reason: Option<&str>) -> String {
         Some(r) => format!("<p>{de} Grund: {r}</p><p>{en} Reason: {r}</p>"),
         None => format!("<p>{de}</p><p>{en}</p>"),
     };
-    if action != ModAction::Approve {
-        html.push_str("<p>Antworten Sie auf diese Nachricht, wenn Sie eine Prüfung durch die Moderation wünschen. / Reply to this message to ask a moderator for a review.</p>");
+    if appeal {
+        html.push_str(&format!("<p>{APPEAL}</p>"));
     }
     html
 }

@@ -171,23 +171,13 @@ pub async fn changes_after(app: &App, after: i64) -> Result<Vec<AnnouncementChan
     let db = app.store.db();
     let mut out = Vec::new();
     for change in announcements::changes_after(db, after, 20).await? {
-        let view = announcements::get_announcement(db, change.announcement_id).await?;
-        out.push(AnnouncementChange {
-            id: change.id,
-            kind: change.kind,
-            announcement: view
-                .map(RelayAnnouncement::of)
-                .unwrap_or(RelayAnnouncement {
-                    id: change.announcement_id,
-                    kind: AnnouncementKind::Announcement,
-                    title: None,
-                    body_html: String::new(),
-                    closes_at: None,
-                    closed_at: None,
-                    result_html: None,
-                    retracted: true,
-                }),
-        });
+        if let Some(view) = announcements::get_announcement(db, change.announcement_id).await? {
+            out.push(AnnouncementChange {
+                id: change.id,
+                kind: change.kind,
+                announcement: RelayAnnouncement::of(view),
+            });
+        }
     }
     Ok(out)
 }
@@ -304,13 +294,11 @@ pub async fn events_about_comment(app: &App, id: i64) -> Result<Vec<(String, Str
 pub async fn reply_target(app: &App, event_id: &str) -> Result<Option<String>> {
     let db = app.store.db();
     let urls = app.urls();
-    if let Some(comment) = relay::author_notice_comment(db, event_id).await? {
-        return Ok(Some(urls.notice(comment)));
-    }
     if let Some(c) = comments::comment_by_origin(db, event_id).await? {
         return Ok(Some(c.origin_id));
     }
     Ok(match relay::target_of_event(db, event_id).await? {
+        Some(RelayTarget::AuthorNotice(comment)) => Some(urls.notice(comment)),
         Some(RelayTarget::Comment(id)) => comments::get_comment(db, id).await?.map(|c| c.origin_id),
         Some(RelayTarget::Answer { answer, .. }) => Some(urls.answer(answer)),
         _ => None,

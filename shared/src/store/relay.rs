@@ -181,19 +181,6 @@ pub async fn thread_events<C: ConnectionTrait>(
         .await?)
 }
 
-/// The comment an author notice in the thread is about (a reply to it is an appeal).
-pub async fn author_notice_comment<C: ConnectionTrait>(
-    db: &C,
-    event_id: &str,
-) -> Result<Option<i64>> {
-    Ok(matrix_relay::Entity::find()
-        .filter(matrix_relay::Column::Kind.eq(RelayKind::AuthorNotice))
-        .filter(matrix_relay::Column::EventId.eq(event_id))
-        .one(db)
-        .await?
-        .and_then(|r| r.comment_id))
-}
-
 /// What a relayed event stands for, by its id (event ids are unique across rooms).
 pub async fn target_of_event<C: ConnectionTrait>(
     db: &C,
