@@ -8,7 +8,7 @@
 //! input gets a 4xx with a reason and changes nothing.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Json;
 use axum::Router;
@@ -19,12 +19,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
 use rathaus_shared::domain::Network;
+use rathaus_shared::services::inbox::{Inbound, Reaction as ReactionKind};
 use rathaus_shared::services::remote::{self, RemoteActorData};
-use rathaus_shared::services::{comments, content, erasure, follows, reports};
+use rathaus_shared::services::{comments, content};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::activities::{Activity, Created, Envelope, HasId, Post, Ref};
+use crate::activities::{Activity, Created, Envelope, HasId, Node, Post, Ref};
 use crate::error::{Error, Result};
 use crate::protocol::{depth, host_of, is_activity_json};
 use crate::senders;
@@ -205,28 +206,45 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
             "the activity id is not on the actor's host".into(),
         ));
     }
-    if remote::already_handled(app, &activity_id).await? {
-        return Ok(accepted("duplicate"));
-    }
     let activity = activity
         .map_err(|e| Error::BadRequest(format!("the {kind} activity is malformed: {e}")))?;
-    let result = dispatch(state, activity, &value, signer).await?;
-    remote::mark_handled(app, &activity_id).await?;
+    let command = match command_of(state, activity, value, &activity_id, signer).await? {
+        Step::Done(result) => {
+            tracing::info!(kind = %kind, result, "inbox activity handled");
+            return Ok(accepted(result));
+        }
+        Step::Queue(command) => command,
+    };
+    let wait = Duration::from_millis(app.config.federation.inbox_apply_wait_ms);
+    let result = match state.intake.submit(&activity_id, &command, wait).await? {
+        Some(applied) => applied?,
+        None => "queued",
+    };
     tracing::info!(kind = %kind, result, "inbox activity handled");
     Ok(accepted(result))
 }
 
-/// Runs the use case for one verified activity. `raw` is the activity as received (a Follow
-/// is echoed in our Accept). Returns a short word for the log.
-async fn dispatch(
+/// What to do with a verified activity.
+enum Step {
+    /// Nothing to keep (ignored kinds), or done already (an actor's update).
+    Done(&'static str),
+    /// Queued durably, then applied by `shared`'s inbox writer in order with the rest.
+    Queue(Inbound),
+}
+
+/// Reads a verified activity into the command the services apply. Checks that need no store
+/// (attribution, shape, something to read) refuse here, before anything is queued. `raw` is
+/// the activity as received (a Follow is echoed in our Accept).
+async fn command_of(
     state: &FedState,
     activity: Activity,
-    raw: &Value,
+    raw: Value,
+    activity_id: &str,
     signer: RemoteActorData,
-) -> Result<&'static str> {
+) -> Result<Step> {
     let app = &state.app;
     let urls = app.urls();
-    match activity {
+    let command = match activity {
         Activity::Follow(follow) => {
             if follow.object.as_ref().and_then(Ref::id) != Some(urls.actor().as_str()) {
                 return Err(Error::Unprocessable(format!(
@@ -234,43 +252,30 @@ async fn dispatch(
                     urls.actor()
                 )));
             }
-            follows::follow(app, signer, raw.clone()).await?;
-            Ok("follow accepted")
-        }
-        Activity::Undo(undo) => {
-            let is_follow = match &undo.object {
-                Some(object) if object.has_type("Follow") => true,
-                // An Undo naming the Follow only by id: match it against the stored follow.
-                Some(object) => match object.id() {
-                    Some(follow_id) => follows::is_follow(app, &signer.ap_id, follow_id).await?,
-                    None => false,
-                },
-                None => false,
-            };
-            if is_follow {
-                follows::unfollow(app, &signer.ap_id).await?;
-                return Ok("unfollowed");
+            Inbound::Follow {
+                follower: signer,
+                activity: raw,
             }
-            Ok("ignored undo")
         }
+        Activity::Undo(undo) => Inbound::Undo {
+            object_id: undo.object.as_ref().and_then(Ref::id).map(str::to_owned),
+            follow: undo.object.as_ref().is_some_and(|o| o.has_type("Follow")),
+            actor_id: signer.ap_id,
+        },
         Activity::Delete(delete) => {
             let target = delete
                 .target()
                 .ok_or_else(|| Error::BadRequest("Delete without an object".into()))?;
             if target == signer.ap_id {
                 // The account is gone: so is everything of theirs here.
-                erasure::erase(
-                    app,
-                    &erasure::Target::Author(signer.ap_id.clone()),
-                    "author",
-                )
-                .await?;
-                return Ok("actor forgotten and erased");
-            }
-            if comments::delete_comment(app, target, &signer.ap_id).await? {
-                Ok("comment erased")
+                Inbound::EraseAuthor {
+                    author_id: signer.ap_id,
+                }
             } else {
-                Ok("ignored delete")
+                Inbound::DeleteObject {
+                    object_id: target.to_owned(),
+                    author_id: signer.ap_id,
+                }
             }
         }
         Activity::Create(create) => {
@@ -278,28 +283,25 @@ async fn dispatch(
                 return Err(Error::Unprocessable("Create must embed its object".into()));
             };
             let Created::Post(post) = *created else {
-                return Ok("ignored object type");
+                return Ok(Step::Done("ignored object type"));
             };
             let Some(reply) = reply_of(&post, &signer, app.config.site.language.code(), app.now())?
             else {
-                return Ok("ignored: not a reply");
+                return Ok(Step::Done("ignored: not a reply"));
             };
-            match comments::submit_comment(app, reply).await? {
-                comments::SubmitOutcome::Stored(_) => Ok("comment stored"),
-                comments::SubmitOutcome::Duplicate(_) => Ok("duplicate comment"),
-                comments::SubmitOutcome::NotForUs => Ok("ignored: not a reply to us"),
-            }
+            Inbound::Reply(reply)
         }
         Activity::Update(update) => {
             let Some(Ref::Object(updated)) = update.object else {
-                return Ok("ignored update");
+                return Ok(Step::Done("ignored update"));
             };
             if updated.id() == Some(signer.ap_id.as_str()) {
                 // A profile or key change. Only the actor's own server speaks for its key and
                 // inboxes: keep the document as fetched from its id, not the embedded copy.
                 let fresh = senders::refetch_actor(state, &signer).await?;
                 remote::remember_actor(app, fresh).await?;
-                return Ok("actor updated");
+                remote::mark_handled(app, activity_id).await?;
+                return Ok(Step::Done("actor updated"));
             }
             let post = &updated.post;
             check_attribution(post, &signer)?;
@@ -310,24 +312,40 @@ async fn dispatch(
             let (text, _) = post
                 .body(app.config.site.language.code())
                 .unwrap_or_default();
-            match comments::edit_comment(app, id, &signer.ap_id, text, &warning_of(post)).await? {
-                Some(_) => Ok("comment edited"),
-                None => Ok("ignored update"),
+            Inbound::Edit {
+                origin_id: id.to_owned(),
+                author_id: signer.ap_id.clone(),
+                content_html: text.to_owned(),
+                warning: warning_of(post),
             }
         }
-        Activity::Flag(flag) => {
-            let objects: Vec<&str> = flag.object.iter().filter_map(Ref::id).collect();
-            let domain = host_of(&signer.ap_id).unwrap_or_default();
-            match reports::report(app, &domain, &objects, flag.content.as_deref()).await? {
-                0 => Ok("ignored: report about nothing of ours"),
-                _ => Ok("report stored"),
-            }
+        Activity::Flag(flag) => Inbound::Report {
+            domain: host_of(&signer.ap_id).unwrap_or_default(),
+            objects: flag
+                .object
+                .iter()
+                .filter_map(Ref::id)
+                .map(str::to_owned)
+                .collect(),
+            content: flag.content,
+        },
+        Activity::Like(like) => reaction(ReactionKind::Like, activity_id, like.object.as_ref()),
+        Activity::Announce(boost) => {
+            reaction(ReactionKind::Boost, activity_id, boost.object.as_ref())
         }
-        Activity::Accept(_)
-        | Activity::Reject(_)
-        | Activity::Like(_)
-        | Activity::Announce(_)
-        | Activity::Unknown => Ok("ignored activity type"),
+        Activity::Accept(_) | Activity::Reject(_) | Activity::Unknown => {
+            return Ok(Step::Done("ignored activity type"));
+        }
+    };
+    Ok(Step::Queue(command))
+}
+
+/// A Like or boost: counted when it names an announcement of ours (checked when applied).
+fn reaction(kind: ReactionKind, activity_id: &str, object: Option<&Ref<Node>>) -> Inbound {
+    Inbound::React {
+        kind,
+        activity_id: activity_id.to_owned(),
+        object_id: object.and_then(Ref::id).unwrap_or_default().to_owned(),
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use rathaus_shared::App;
 use rathaus_shared::services::bridge;
+use rathaus_shared::services::inbox::Intake;
 
 use crate::client::{Egress, HttpClient};
 use crate::senders::KeyFetches;
@@ -21,6 +22,8 @@ pub struct FedState {
     pub fetch_signer: Signer,
     /// Recent fetches of senders' keys, so strangers cannot make us fetch at will.
     pub key_fetches: Arc<KeyFetches>,
+    /// The inbox's durable queue: verified activities are applied through it.
+    pub intake: Intake,
     /// Bridge actors' signers, loaded on first use.
     bridge_signers: Arc<std::sync::Mutex<std::collections::HashMap<String, Signer>>>,
 }
@@ -47,6 +50,7 @@ impl FedState {
             client,
             key_fetches: Arc::default(),
             bridge_signers: Arc::default(),
+            intake: Intake::start(app.clone()),
             app,
         })
     }

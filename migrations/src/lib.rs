@@ -18,6 +18,7 @@ mod m20261203_000004_comment_revision;
 mod m20261203_000005_announcement_change;
 mod m20261203_000006_report;
 mod m20261203_000007_bridge_actor;
+mod m20261203_000008_inbox_queue;
 
 /// Runs every migration in order; the same code path for SQLite and PostgreSQL.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_announcement_change::Migration),
             Box::new(m20261203_000006_report::Migration),
             Box::new(m20261203_000007_bridge_actor::Migration),
+            Box::new(m20261203_000008_inbox_queue::Migration),
         ]
     }
 }

@@ -315,6 +315,9 @@ pub struct FederationConfig {
     pub request_timeout_seconds: u64,
     /// Largest inbox body accepted.
     pub max_inbox_bytes: usize,
+    /// How long an inbox request waits for its activity to be applied after it was durably
+    /// queued; then it is answered 202 `queued` and applied later. 0: answer once queued.
+    pub inbox_apply_wait_ms: u64,
     /// How long a claimed delivery stays reserved for its worker; after a crash the job is
     /// claimed again once this has passed. Must exceed the request timeout.
     pub delivery_lease_seconds: u64,

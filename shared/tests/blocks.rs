@@ -46,7 +46,10 @@ fn reply(n: u32, who: &RemoteActorData, note: &str) -> Submission {
 }
 
 async fn status(app: &App, s: Submission) -> (CommentStatus, Option<String>) {
-    match comments::submit_comment(app, s).await.expect("submit") {
+    match comments::submit_comment(app, app.store.db(), s)
+        .await
+        .expect("submit")
+    {
         SubmitOutcome::Stored(c) => (c.status, c.rule_id),
         other => panic!("not stored: {other:?}"),
     }
@@ -96,6 +99,7 @@ async fn a_domain_block_covers_subdomains_ports_follows_and_deliveries() {
         for f in [&follower, &other] {
             follows::follow(
                 &app,
+                app.store.db(),
                 f.clone(),
                 serde_json::json!({"id": format!("{}#follow", f.ap_id)}),
             )
@@ -128,6 +132,7 @@ async fn a_domain_block_covers_subdomains_ports_follows_and_deliveries() {
         // New follows are refused, from any subdomain or port.
         let err = follows::follow(
             &app,
+            app.store.db(),
             actor("h", "x.evil.example"),
             serde_json::json!({"id": "https://x.evil.example/users/h#follow"}),
         )
@@ -176,9 +181,14 @@ async fn a_domain_block_covers_subdomains_ports_follows_and_deliveries() {
                 .await
                 .expect("unblock")
         );
-        follows::follow(&app, follower.clone(), serde_json::json!({"id": "again"}))
-            .await
-            .expect("follow after unblock");
+        follows::follow(
+            &app,
+            app.store.db(),
+            follower.clone(),
+            serde_json::json!({"id": "again"}),
+        )
+        .await
+        .expect("follow after unblock");
     })
     .await;
 }

@@ -54,7 +54,10 @@ fn submission(
 }
 
 async fn stored(app: &App, s: Submission) -> comment::Model {
-    match comments::submit_comment(app, s).await.expect("submit") {
+    match comments::submit_comment(app, app.store.db(), s)
+        .await
+        .expect("submit")
+    {
         SubmitOutcome::Stored(c) => c,
         other => panic!("not stored: {other:?}"),
     }
@@ -227,6 +230,7 @@ async fn a_published_matrix_comment_joins_the_fediverse_thread_by_its_own_actor(
         // An edit is an Update; a hide a Delete, and the Note answers 410.
         comments::edit_comment(
             &app,
+            app.store.db(),
             &m.origin_id,
             &m.author_id,
             "Ja, am Fluss und am Markt!",

@@ -56,19 +56,20 @@ async fn services_read_the_injected_clock() {
         let note = app.urls().announcement(view.announcement.id);
 
         clock.set(t0 + Duration::hours(1));
-        let on_time = match comments::submit_comment(&app, reply(1, &note, app.now()))
-            .await
-            .expect("on time")
-        {
-            SubmitOutcome::Stored(c) => c,
-            other => panic!("not stored: {other:?}"),
-        };
+        let on_time =
+            match comments::submit_comment(&app, app.store.db(), reply(1, &note, app.now()))
+                .await
+                .expect("on time")
+            {
+                SubmitOutcome::Stored(c) => c,
+                other => panic!("not stored: {other:?}"),
+            };
         assert!(!on_time.late);
         assert_eq!(on_time.received_at, t0 + Duration::hours(1));
 
         // Past the deadline by the injected clock only: the reply is late.
         clock.advance(Duration::days(7));
-        let late = match comments::submit_comment(&app, reply(2, &note, app.now()))
+        let late = match comments::submit_comment(&app, app.store.db(), reply(2, &note, app.now()))
             .await
             .expect("late")
         {

@@ -91,7 +91,7 @@ async fn hollow_comments_and_edits_are_refused_and_store_nothing() {
             (Network::Matrix, "\u{200B}"),
         ];
         for (n, (network, text)) in (1..).zip(hollow) {
-            let err = comments::submit_comment(&app, reply(n, network, text, &note))
+            let err = comments::submit_comment(&app, app.store.db(), reply(n, network, text, &note))
                 .await
                 .expect_err(&format!("hollow {text:?} must be refused"));
             assert!(
@@ -103,7 +103,7 @@ async fn hollow_comments_and_edits_are_refused_and_store_nothing() {
 
         // A real comment; its edit to nothing is refused and leaves it as it was.
         let SubmitOutcome::Stored(c) =
-            comments::submit_comment(&app, reply(50, Network::Fediverse, "<p>Mehr Bänke</p>", &note))
+            comments::submit_comment(&app, app.store.db(), reply(50, Network::Fediverse, "<p>Mehr Bänke</p>", &note))
                 .await
                 .expect("submit")
         else {
@@ -111,7 +111,7 @@ async fn hollow_comments_and_edits_are_refused_and_store_nothing() {
         };
         for empty in ["<p></p>", "<p>\u{00A0}</p>", "<img src=x>"] {
             let err = comments::edit_comment(
-                &app,
+                &app, app.store.db(),
                 &c.origin_id,
                 &c.author_id,
                 empty,
@@ -138,6 +138,7 @@ async fn structure_and_links_are_cleaned_before_storing() {
         let (_, note) = consultation(&app).await;
         let SubmitOutcome::Stored(c) = comments::submit_comment(
             &app,
+            app.store.db(),
             reply(
                 1,
                 Network::Fediverse,
@@ -176,7 +177,9 @@ async fn content_warnings_are_stored_edited_shown_and_exported() {
             text: Some(" <b>Politik</b>\n".into()),
             sensitive: true,
         };
-        let SubmitOutcome::Stored(c) = comments::submit_comment(&app, s).await.expect("submit")
+        let SubmitOutcome::Stored(c) = comments::submit_comment(&app, app.store.db(), s)
+            .await
+            .expect("submit")
         else {
             panic!("not stored");
         };
@@ -206,6 +209,7 @@ async fn content_warnings_are_stored_edited_shown_and_exported() {
         // An edit changes the warning, or removes it.
         let edited = comments::edit_comment(
             &app,
+            app.store.db(),
             &c.origin_id,
             &c.author_id,
             "<p>Zur Parteipolitik: nein.</p>",
@@ -223,6 +227,7 @@ async fn content_warnings_are_stored_edited_shown_and_exported() {
         );
         let cleared = comments::edit_comment(
             &app,
+            app.store.db(),
             &c.origin_id,
             &c.author_id,
             "<p>Zur Parteipolitik: nein.</p>",
@@ -243,6 +248,7 @@ async fn content_warnings_are_stored_edited_shown_and_exported() {
         again.warning.text = Some("Wahlkampf".into());
         comments::edit_comment(
             &app,
+            app.store.db(),
             &c.origin_id,
             &c.author_id,
             "<p>Zur Parteipolitik: nein.</p>",
@@ -253,8 +259,9 @@ async fn content_warnings_are_stored_edited_shown_and_exported() {
         )
         .await
         .expect("edit back");
-        let SubmitOutcome::Stored(dup) =
-            comments::submit_comment(&app, again).await.expect("submit")
+        let SubmitOutcome::Stored(dup) = comments::submit_comment(&app, app.store.db(), again)
+            .await
+            .expect("submit")
         else {
             panic!("not stored");
         };
@@ -263,12 +270,13 @@ async fn content_warnings_are_stored_edited_shown_and_exported() {
         // Erasure takes the warning with the text.
         let mut s = reply(2, Network::Fediverse, "<p>Noch etwas</p>", &note);
         s.warning.text = Some("Persönliches".into());
-        let SubmitOutcome::Stored(second) =
-            comments::submit_comment(&app, s).await.expect("submit")
+        let SubmitOutcome::Stored(second) = comments::submit_comment(&app, app.store.db(), s)
+            .await
+            .expect("submit")
         else {
             panic!("not stored");
         };
-        comments::delete_comment(&app, &second.origin_id, &second.author_id)
+        comments::delete_comment(&app, app.store.db(), &second.origin_id, &second.author_id)
             .await
             .expect("delete");
         let erased = store_comments::get_comment(app.store.db(), second.id)
@@ -299,7 +307,9 @@ async fn open_data_names_no_author_and_runs_no_formula() {
             identifying.extend(s.origin_url.clone());
             identifying.push(s.origin_id.clone());
             identifying.push(s.author_id.clone());
-            comments::submit_comment(&app, s).await.expect("submit");
+            comments::submit_comment(&app, app.store.db(), s)
+                .await
+                .expect("submit");
         }
         let data = export::consultation(&app, id).await.expect("export");
         let mut everything = serde_json::to_string(&data.json).expect("json");

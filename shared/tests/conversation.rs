@@ -79,6 +79,7 @@ async fn reports_name_only_what_is_ours_and_never_the_reporter() {
         let now = app.now();
         let SubmitOutcome::Stored(c) = comments::submit_comment(
             &app,
+            app.store.db(),
             Submission {
                 network: Network::Fediverse,
                 origin_id: "https://one.example/notes/1".into(),
@@ -103,9 +104,15 @@ async fn reports_name_only_what_is_ours_and_never_the_reporter() {
         let urls = app.urls();
         // Other people's things are not ours to moderate: nothing is stored.
         assert_eq!(
-            reports::report(&app, "two.example", &["https://one.example/users/x"], None)
-                .await
-                .expect("report"),
+            reports::report(
+                &app,
+                app.store.db(),
+                "two.example",
+                &["https://one.example/users/x"],
+                None
+            )
+            .await
+            .expect("report"),
             0
         );
         // The comment by its page URL and by its origin id is one report; the account named
@@ -113,6 +120,7 @@ async fn reports_name_only_what_is_ours_and_never_the_reporter() {
         let page = urls.comment(c.id);
         let n = reports::report(
             &app,
+            app.store.db(),
             "two.example",
             &[urls.actor().as_str(), page.as_str(), c.origin_id.as_str()],
             Some("<p>Werbung!</p>"),
@@ -120,9 +128,15 @@ async fn reports_name_only_what_is_ours_and_never_the_reporter() {
         .await
         .expect("report");
         assert_eq!(n, 1);
-        let account = reports::report(&app, "three.example", &[urls.actor().as_str()], None)
-            .await
-            .expect("report");
+        let account = reports::report(
+            &app,
+            app.store.db(),
+            "three.example",
+            &[urls.actor().as_str()],
+            None,
+        )
+        .await
+        .expect("report");
         assert_eq!(account, 1);
         let seen = bot_state::reports_after(&app, 0).await.expect("reports");
         assert_eq!(seen.len(), 2);

@@ -47,7 +47,10 @@ fn reply(n: u32, who: &RemoteActorData, text: &str, note: &str) -> Submission {
 }
 
 async fn stored(app: &App, s: Submission) -> comment::Model {
-    match comments::submit_comment(app, s).await.expect("submit") {
+    match comments::submit_comment(app, app.store.db(), s)
+        .await
+        .expect("submit")
+    {
         SubmitOutcome::Stored(c) => c,
         other => panic!("not stored: {other:?}"),
     }
@@ -78,6 +81,7 @@ async fn erasing_a_person_withdraws_everything_that_names_them_and_nothing_else(
         let a2 = stored(&app, reply(2, &anna, "Und Bänke", &note)).await;
         comments::edit_comment(
             &app,
+            app.store.db(),
             &a2.origin_id,
             &anna.ap_id,
             "<p>Und viele Bänke</p>",

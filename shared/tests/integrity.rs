@@ -33,7 +33,10 @@ fn reply(n: u32, author: &str, text: &str, note: &str, at: DateTime<Utc>) -> Sub
 }
 
 async fn stored(app: &App, s: Submission) -> comment::Model {
-    match comments::submit_comment(app, s).await.expect("submit") {
+    match comments::submit_comment(app, app.store.db(), s)
+        .await
+        .expect("submit")
+    {
         SubmitOutcome::Stored(c) => c,
         other => panic!("not stored: {other:?}"),
     }
@@ -42,6 +45,7 @@ async fn stored(app: &App, s: Submission) -> comment::Model {
 async fn edit(app: &App, c: &comment::Model, text: &str) -> comment::Model {
     comments::edit_comment(
         app,
+        app.store.db(),
         &c.origin_id,
         &c.author_id,
         &format!("<p>{text}</p>"),
@@ -217,7 +221,7 @@ async fn edits_never_overturn_a_decision_and_keep_their_history() {
         assert_eq!(late.status, CommentStatus::Published);
 
         // Erasure takes the earlier texts too.
-        comments::delete_comment(&app, &late.origin_id, &late.author_id)
+        comments::delete_comment(&app, app.store.db(), &late.origin_id, &late.author_id)
             .await
             .expect("delete");
         assert!(
@@ -356,7 +360,9 @@ async fn private_replies_never_become_public() {
         let mut again = reply(1, "p", "Nur für Sie", &note, t0());
         again.public = false;
         assert!(matches!(
-            comments::submit_comment(&app, again).await.expect("again"),
+            comments::submit_comment(&app, app.store.db(), again)
+                .await
+                .expect("again"),
             SubmitOutcome::Duplicate(_)
         ));
     })

@@ -31,7 +31,10 @@ fn submission(n: u32, author: &str, domain: &str, text: &str, note: &str) -> Sub
 }
 
 async fn submit(app: &App, s: Submission) -> (CommentStatus, Option<String>, Option<i32>) {
-    match comments::submit_comment(app, s).await.expect("submit") {
+    match comments::submit_comment(app, app.store.db(), s)
+        .await
+        .expect("submit")
+    {
         SubmitOutcome::Stored(c) => (c.status, c.rule_id, c.rule_version),
         other => panic!("not stored: {other:?}"),
     }
@@ -143,7 +146,7 @@ async fn runtime_rules_blocks_rate_limits_and_moderation() {
         rathaus_shared::store::announcements::close_consultation(app.store.db(), view.announcement.id, Utc::now() - Duration::seconds(1))
             .await
             .expect("close");
-        match comments::submit_comment(&app, submission(20, "spaet", "late.example", "Noch eine Idee", &note)).await.expect("late") {
+        match comments::submit_comment(&app, app.store.db(), submission(20, "spaet", "late.example", "Noch eine Idee", &note)).await.expect("late") {
             SubmitOutcome::Stored(c) => assert!(c.late, "a reply after closing is late"),
             other => panic!("{other:?}"),
         }

@@ -94,11 +94,25 @@ async fn migrations_run_up_down_and_up_again() {
                 "m20261203_000005_announcement_change".to_owned(),
                 "m20261203_000006_report".to_owned(),
                 "m20261203_000007_bridge_actor".to_owned(),
+                "m20261203_000008_inbox_queue".to_owned(),
             ],
             "{}",
             ts.backend
         );
 
+        // The inbox queue and reactions down: they go.
+        store.migrate_down(1).await.expect("down the inbox queue");
+        for table in ["inbox_queue", "reaction"] {
+            assert!(
+                store
+                    .db()
+                    .execute_unprepared(&format!("SELECT count(*) FROM {table}"))
+                    .await
+                    .is_err(),
+                "{}: {table} still exists after down",
+                ts.backend
+            );
+        }
         // The bridge actors, the reports and the announcement changes down: they go.
         store
             .migrate_down(3)
@@ -152,10 +166,10 @@ async fn migrations_run_up_down_and_up_again() {
             );
         }
         store.migrate().await.expect("up the content warning");
-        // Then the bridge, the reports, the changes, the revisions, the warning and the key
-        // id, so that the relay table is the newest again below.
+        // Then the inbox queue, the bridge, the reports, the changes, the revisions, the
+        // warning and the key id, so that the relay table is the newest again below.
         store
-            .migrate_down(6)
+            .migrate_down(7)
             .await
             .expect("down to the relay table");
 

@@ -31,7 +31,10 @@ fn reply(n: u32, author: &str, text: &str, note: &str) -> Submission {
 }
 
 async fn stored(app: &App, s: Submission) -> i64 {
-    match comments::submit_comment(app, s).await.expect("submit") {
+    match comments::submit_comment(app, app.store.db(), s)
+        .await
+        .expect("submit")
+    {
         SubmitOutcome::Stored(c) => c.id,
         other => panic!("not stored: {other:?}"),
     }
@@ -308,6 +311,7 @@ async fn retention_pseudonymises_authors_of_ended_consultations() {
         // The author can still delete it: their origin id is found through the hash.
         let err = comments::delete_comment(
             &app,
+            app.store.db(),
             "https://town.example/notes/1",
             "https://town.example/users/ben",
         )
@@ -317,6 +321,7 @@ async fn retention_pseudonymises_authors_of_ended_consultations() {
         assert!(
             comments::delete_comment(
                 &app,
+                app.store.db(),
                 "https://town.example/notes/1",
                 "https://town.example/users/anna"
             )

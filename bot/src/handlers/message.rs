@@ -31,6 +31,7 @@ pub async fn on_message(ev: OriginalSyncRoomMessageEvent, room: Room, ctx: Ctx<B
         {
             match comments::edit_comment(
                 &ctx.app,
+                ctx.app.store.db(),
                 replacement.event_id.as_str(),
                 ev.sender.as_str(),
                 &text.body,
@@ -167,6 +168,7 @@ async fn on_citizen_message(
         .unwrap_or_else(|| ctx.app.now());
     let submitted = comments::submit_comment(
         &ctx.app,
+        ctx.app.store.db(),
         Submission {
             network: Network::Matrix,
             origin_id: ev.event_id.to_string(),

@@ -23,9 +23,14 @@ pub async fn on_redaction(ev: OriginalSyncRoomRedactionEvent, room: Room, ctx: C
         return;
     };
     let result = if own {
-        comments::delete_comment(&ctx.app, target.as_str(), ev.sender.as_str())
-            .await
-            .map(|_| ())
+        comments::delete_comment(
+            &ctx.app,
+            ctx.app.store.db(),
+            target.as_str(),
+            ev.sender.as_str(),
+        )
+        .await
+        .map(|_| ())
     } else {
         comments::moderate(
             &ctx.app,

@@ -11,6 +11,7 @@ pub mod consultation;
 pub mod delivery_job;
 pub mod follower;
 pub mod inbound_activity;
+pub mod inbox_queue;
 pub mod kv_state;
 pub mod local_actor;
 pub mod matrix_relay;
@@ -19,6 +20,7 @@ pub mod official_answer;
 pub mod outbound_activity;
 pub mod policy_rule;
 pub mod processed_matrix_event;
+pub mod reaction;
 pub mod remote_actor;
 pub mod report;
 

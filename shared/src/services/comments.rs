@@ -4,6 +4,7 @@
 //! through `moderate` and `answer`.
 
 use chrono::{DateTime, Utc};
+use sea_orm::TransactionSession;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
@@ -22,8 +23,8 @@ use crate::store::comments::{self, Inserted, NewComment};
 use crate::store::moderation::{self, NewAction};
 use crate::store::{actors, announcements, blocks};
 
-/// A reply as a front saw it.
-#[derive(Debug, Clone)]
+/// A reply as a front saw it. Serialisable: the inbox keeps it in its durable queue.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Submission {
     pub network: Network,
     /// ActivityPub object id or Matrix event id.
@@ -69,9 +70,12 @@ struct Thread {
     appeal: bool,
 }
 
-async fn thread_of(app: &App, in_reply_to: &str) -> Result<Option<Thread>> {
+async fn thread_of<C: ConnectionTrait>(
+    app: &App,
+    db: &C,
+    in_reply_to: &str,
+) -> Result<Option<Thread>> {
     let urls = app.urls();
-    let db = app.store.db();
     if let Some(id) = urls.announcement_id(in_reply_to) {
         return Ok(announcements::get_announcement(db, id)
             .await?
@@ -177,12 +181,17 @@ pub fn is_language_tag(tag: &str) -> bool {
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
-pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
-    let Some(thread) = thread_of(app, &s.in_reply_to).await? else {
+/// Stores a reply as `db` sees it (the store, or the inbox's batch transaction, in which the
+/// writes become a savepoint).
+pub async fn submit_comment<C: ConnectionTrait + TransactionTrait>(
+    app: &App,
+    db: &C,
+    s: Submission,
+) -> Result<SubmitOutcome> {
+    let Some(thread) = thread_of(app, db, &s.in_reply_to).await? else {
         return Ok(SubmitOutcome::NotForUs);
     };
     let now = app.now();
-    let db = app.store.db();
     if let Some(existing) = comments::comment_by_origin(db, &s.origin_id).await? {
         return Ok(SubmitOutcome::Duplicate(existing));
     }
@@ -201,7 +210,7 @@ pub async fn submit_comment(app: &App, s: Submission) -> Result<SubmitOutcome> {
     // Nothing to read: refused with the reason, nothing stored.
     let body = content::read(s.network, &s.content_html, &s.warning, &app.urls())?;
     if !s.public {
-        return keep_private(app, s, body, &thread, event_time, received, late).await;
+        return keep_private(app, db, s, body, &thread, event_time, received, late).await;
     }
     let plain = body.policy_text();
 
@@ -338,8 +347,10 @@ const PRIVATE_REPLY_NOTICE: &str = "<p>Ihre Antwort war nicht öffentlich adress
 /// A direct or followers-only reply: kept as `Private` (never public, never counted, never
 /// logged in the public moderation log, no moderator can publish it), and its author is told
 /// that only public replies count.
-async fn keep_private(
+#[allow(clippy::too_many_arguments)]
+async fn keep_private<C: ConnectionTrait + TransactionTrait>(
     app: &App,
+    db: &C,
     s: Submission,
     body: content::Body,
     thread: &Thread,
@@ -347,7 +358,7 @@ async fn keep_private(
     received: DateTime<Utc>,
     late: bool,
 ) -> Result<SubmitOutcome> {
-    let txn = app.store.db().begin().await?;
+    let txn = db.begin().await?;
     let inserted = comments::insert_comment(
         &txn,
         NewComment {
@@ -728,14 +739,14 @@ pub fn status_after_edit(current: CommentStatus, decision: Outcome) -> CommentSt
 /// An author's edit: the policy runs again on the new text (and warning), the old text is
 /// kept for the moderators, and the result can only keep or tighten the comment's status. An
 /// edit that leaves nothing to read is refused like such a comment.
-pub async fn edit_comment(
+pub async fn edit_comment<C: ConnectionTrait + TransactionTrait>(
     app: &App,
+    db: &C,
     origin_id: &str,
     author_id: &str,
     content_html: &str,
     warning: &Warning,
 ) -> Result<Option<comment::Model>> {
-    let db = app.store.db();
     let Some(c) = comments::comment_by_origin(db, origin_id).await? else {
         return Ok(None);
     };
@@ -837,8 +848,12 @@ pub async fn edit_comment(
 }
 
 /// The author deleted it: erase the text everywhere, keep that it existed.
-pub async fn delete_comment(app: &App, origin_id: &str, author_id: &str) -> Result<bool> {
-    let db = app.store.db();
+pub async fn delete_comment<C: ConnectionTrait + TransactionTrait>(
+    app: &App,
+    db: &C,
+    origin_id: &str,
+    author_id: &str,
+) -> Result<bool> {
     let Some(c) = comments::comment_by_origin(db, origin_id).await? else {
         return Ok(false);
     };

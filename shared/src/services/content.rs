@@ -15,7 +15,7 @@ use crate::markdown;
 
 /// A post's content warning as its server sent it: the `summary` text and the `sensitive`
 /// flag. Matrix messages carry none.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Warning {
     pub text: Option<String>,
     pub sensitive: bool,

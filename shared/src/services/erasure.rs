@@ -5,7 +5,8 @@
 //! moderation log records the erasure without any personal data. The Matrix bot follows the
 //! log and redacts the relayed copies and moderation-room notices.
 
-use sea_orm::TransactionTrait;
+use sea_orm::TransactionSession;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use crate::app::App;
 use crate::entities::{ActionKind, CommentStatus};
@@ -33,7 +34,17 @@ pub struct Erased {
 /// Erases `target` in one transaction. `by` is who asked (`author` for an actor's own
 /// `Delete`, `cli`, or a moderator's Matrix id); it is logged, the person is not.
 pub async fn erase(app: &App, target: &Target, by: &str) -> Result<Erased> {
-    let db = app.store.db();
+    erase_in(app, app.store.db(), target, by).await
+}
+
+/// [`erase`] as `db` sees it (the inbox's batch transaction erases an actor that deleted
+/// itself in order with the rest of its activities).
+pub async fn erase_in<C: ConnectionTrait + TransactionTrait>(
+    app: &App,
+    db: &C,
+    target: &Target,
+    by: &str,
+) -> Result<Erased> {
     let now = app.now();
     let salt = state::pseudonym_salt(db).await?;
     let txn = db.begin().await?;

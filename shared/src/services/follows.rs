@@ -1,6 +1,7 @@
 //! Follows from the fediverse: accept, undo, and forgetting deleted actors.
 
-use sea_orm::TransactionTrait;
+use sea_orm::TransactionSession;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::Value;
 
 use super::enqueue_activity;
@@ -13,14 +14,18 @@ use crate::store::blocks;
 
 /// Records the follow and queues a signed `Accept` to the follower, atomically.
 /// A repeated Follow is accepted again (the follower may have lost our first Accept).
-pub async fn follow(app: &App, follower: RemoteActorData, follow_activity: Value) -> Result<()> {
+pub async fn follow<C: ConnectionTrait + TransactionTrait>(
+    app: &App,
+    db: &C,
+    follower: RemoteActorData,
+    follow_activity: Value,
+) -> Result<()> {
     let now = app.now();
     let urls = app.urls();
     let follow_id = follow_activity["id"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let db = app.store.db();
     if blocks::is_blocked(db, BlockKind::Domain, &follower.domain).await?
         || blocks::is_blocked(db, BlockKind::User, &follower.ap_id).await?
     {
@@ -30,7 +35,7 @@ pub async fn follow(app: &App, follower: RemoteActorData, follow_activity: Value
     }
     let inbox = follower.inbox.clone();
     let follower_id = follower.ap_id.clone();
-    let txn = app.store.db().begin().await?;
+    let txn = db.begin().await?;
     let actor = actors::upsert_remote_actor(&txn, follower, now).await?;
     actors::add_follower(&txn, actor.id, &follow_id, now).await?;
     enqueue_activity(&txn, &urls, "Accept", None, &[inbox], now, |id| {
@@ -44,8 +49,7 @@ pub async fn follow(app: &App, follower: RemoteActorData, follow_activity: Value
 }
 
 /// Ends a follow. False if the actor did not follow us.
-pub async fn unfollow(app: &App, actor_id: &str) -> Result<bool> {
-    let db = app.store.db();
+pub async fn unfollow<C: ConnectionTrait>(db: &C, actor_id: &str) -> Result<bool> {
     let Some(actor) = actors::remote_actor_by_ap_id(db, actor_id).await? else {
         return Ok(false);
     };
@@ -62,8 +66,11 @@ pub async fn forget_actor(app: &App, actor_id: &str) -> Result<bool> {
 }
 
 /// True if `follow_id` is the stored Follow of this actor (an Undo may name it only by id).
-pub async fn is_follow(app: &App, actor_id: &str, follow_id: &str) -> Result<bool> {
-    let db = app.store.db();
+pub async fn is_follow<C: ConnectionTrait>(
+    db: &C,
+    actor_id: &str,
+    follow_id: &str,
+) -> Result<bool> {
     let Some(actor) = actors::remote_actor_by_ap_id(db, actor_id).await? else {
         return Ok(false);
     };

@@ -8,6 +8,7 @@ pub mod content;
 pub mod erasure;
 pub mod export;
 pub mod follows;
+pub mod inbox;
 pub mod matrix;
 pub mod moderation;
 pub mod queue;

@@ -3,7 +3,8 @@
 //! for the moderators (posted into the moderation room by the bot) and, for comments, a
 //! `report` step in the moderation log. Only the reporter's instance is kept, never who.
 
-use sea_orm::TransactionTrait;
+use sea_orm::TransactionSession;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use crate::app::App;
 use crate::entities::ActionKind;
@@ -18,9 +19,12 @@ const MAX_TEXT: usize = 2_000;
 
 /// What the object ids of a report name here, without duplicates. Ids of anything else
 /// (other people's accounts and posts) are ignored: they are not ours to moderate.
-pub async fn reported(app: &App, objects: &[&str]) -> Result<Vec<Reported>> {
+pub async fn reported<C: ConnectionTrait>(
+    app: &App,
+    db: &C,
+    objects: &[&str],
+) -> Result<Vec<Reported>> {
     let urls = app.urls();
-    let db = app.store.db();
     let mut found = Vec::new();
     for id in objects {
         let about = if *id == urls.actor() {
@@ -53,13 +57,14 @@ pub async fn reported(app: &App, objects: &[&str]) -> Result<Vec<Reported>> {
 
 /// Stores a report from `reporter_domain` about `objects` (ids) with the reporter's words.
 /// Returns how many things of ours it named (0: nothing stored).
-pub async fn report(
+pub async fn report<C: ConnectionTrait + TransactionTrait>(
     app: &App,
+    db: &C,
     reporter_domain: &str,
     objects: &[&str],
     content: Option<&str>,
 ) -> Result<usize> {
-    let about = reported(app, objects).await?;
+    let about = reported(app, db, objects).await?;
     if about.is_empty() {
         return Ok(0);
     }
@@ -68,7 +73,7 @@ pub async fn report(
         .map(|t| t.trim().chars().take(MAX_TEXT).collect::<String>())
         .filter(|t| !t.is_empty());
     let now = app.now();
-    let txn = app.store.db().begin().await?;
+    let txn = db.begin().await?;
     for r in &about {
         reports::insert_report(&txn, reporter_domain, *r, text.clone(), now).await?;
         if let Reported::Comment(c) = r {

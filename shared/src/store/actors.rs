@@ -51,7 +51,7 @@ pub async fn local_actor<C: ConnectionTrait>(
 }
 
 /// What we learn about a remote actor from its document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteActorData {
     pub ap_id: String,
     pub username: String,

@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod comments;
 pub mod delivery;
 pub mod erasure;
+pub mod inbox;
 pub mod leader;
 pub mod matrix;
 pub mod moderation;
