@@ -144,6 +144,11 @@ impl Rathaus {
         Ok(())
     }
 
+    /// Leaves `key` out of the environment from the next (re)start on.
+    pub fn forget_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -208,6 +213,11 @@ impl Rathaus {
         .await
         .with_context(|| rathaus.log())?;
         Ok(rathaus)
+    }
+
+    /// The process id of the running process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends a signal (SIGTERM, SIGINT, SIGKILL).

@@ -244,7 +244,7 @@ async fn migrations_run_up_down_and_up_again() {
         }
 
         // The language column down and up: the column goes and comes back.
-        store.migrate_down(8).await.expect("down eight");
+        store.migrate_down(9).await.expect("down nine");
         assert!(
             store
                 .db()
@@ -254,15 +254,15 @@ async fn migrations_run_up_down_and_up_again() {
             "{}: language column still exists after down",
             ts.backend
         );
-        store.migrate().await.expect("up eight");
+        store.migrate().await.expect("up nine");
         store
             .db()
             .execute_unprepared("SELECT language FROM comment")
             .await
             .expect("language column back");
 
-        store.migrate_down(9).await.expect("down");
-        assert_eq!(store.pending_migrations().await.expect("pending").len(), 9);
+        store.migrate_down(10).await.expect("down");
+        assert_eq!(store.pending_migrations().await.expect("pending").len(), 10);
         // The tables are gone: a query against one fails.
         assert!(
             store

@@ -198,6 +198,7 @@ async fn writer(app: App, mut rx: mpsc::Receiver<Pending>) {
                 }
             }
         }
+        failpoint().await;
         let mut ids: Vec<i64> = waiting.keys().copied().collect();
         ids.sort_unstable();
         for (id, result) in apply(&app, &ids).await {
@@ -205,6 +206,18 @@ async fn writer(app: App, mut rx: mpsc::Receiver<Pending>) {
                 let _ = tx.send(result);
             }
         }
+    }
+}
+
+/// Fault injection for the crash tests: with `RATHAUS_FAILPOINT=inbox-after-append` the
+/// process dies after a batch was appended (and its requests answered) and before it was
+/// applied, the moment the queue exists for. Never set in production.
+async fn failpoint() {
+    if std::env::var("RATHAUS_FAILPOINT").is_ok_and(|f| f == "inbox-after-append") {
+        // Let the answers leave first.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tracing::warn!("failpoint inbox-after-append: aborting");
+        std::process::abort();
     }
 }
 
