@@ -24,6 +24,8 @@ pub struct FedState {
     pub key_fetches: Arc<KeyFetches>,
     /// The inbox's durable queue: verified activities are applied through it.
     pub intake: Intake,
+    /// Rendered public pages (see `pages::cache`).
+    pub pages: Arc<crate::pages::cache::PageCache>,
     /// Bridge actors' signers, loaded on first use.
     bridge_signers: Arc<std::sync::Mutex<std::collections::HashMap<String, Signer>>>,
 }
@@ -51,6 +53,7 @@ impl FedState {
             key_fetches: Arc::default(),
             bridge_signers: Arc::default(),
             intake: Intake::start(app.clone()),
+            pages: Arc::default(),
             app,
         })
     }

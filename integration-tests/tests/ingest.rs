@@ -83,7 +83,15 @@ async fn world(extra: &[(&str, &str)]) -> World {
     let mut rathaus = Rathaus::start(dir.path(), &["serve"], &env).expect("start");
     rathaus.wait_ready().await.expect("ready");
     rathaus
-        .command(&["announce", "--title", "Bäume", "Wo sollen Bäume stehen?"])
+        .command(&[
+            "announce",
+            "--consultation",
+            "--closes",
+            "2099-01-01T00:00:00Z",
+            "--title",
+            "Bäume",
+            "Wo sollen Bäume stehen?",
+        ])
         .expect("announce");
     let store = Store::connect(&rathaus.sqlite_url(), 1)
         .await
@@ -254,4 +262,115 @@ async fn a_sigkill_in_a_flood_loses_no_accepted_reply() {
     all.extend(accepted);
     assert_applied_once(store, &all, &w.rathaus.log()).await;
     eprintln!("{} replies accepted before the kill", all.len() - 8);
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = reqwest::Client::new().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.expect("get");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.text().await.expect("text"))
+}
+
+#[tokio::test]
+async fn likes_and_boosts_are_counted_and_pages_revalidate_and_page() {
+    let w = world(&[]).await;
+    let people = authors(&w.sink, 6);
+    let announcement = w.rathaus.public("/announcements/1");
+    let inbox = w.rathaus.public("/inbox");
+    let p = &people[0];
+    let like = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}#likes/1", p.id), "type": "Like", "actor": p.id, "object": announcement,
+    });
+    let boost = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/statuses/9/activity", p.id), "type": "Announce", "actor": p.id,
+        "object": announcement, "to": ["https://www.w3.org/ns/activitystreams#Public"],
+    });
+    for body in [&like, &boost] {
+        let (status, text) = post_signed(&inbox, body, &p.signer).await.expect("post");
+        assert_eq!(status, 202, "{text}");
+    }
+    drained(&w.store, &w.rathaus).await;
+    let reach = |html: &str| {
+        let row = html
+            .split("<tr>")
+            .find(|r| r.contains("href=\"/announcements/1\""))
+            .unwrap_or_default()
+            .to_owned();
+        row.matches("class=\"num\">")
+            .count()
+            .eq(&2)
+            .then(|| {
+                row.split("class=\"num\">")
+                    .skip(1)
+                    .map(|c| c.split('<').next().unwrap_or_default().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let (_, _, stats) = get(&w.rathaus.url("/statistics"), &[]).await;
+    assert!(stats.contains("Reichweite"), "{stats}");
+    assert_eq!(reach(&stats), ["1", "1"], "{stats}");
+    // Undo of the Like, naming it by id as Mastodon does: one boost stays.
+    let undo = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}#likes/1/undo", p.id), "type": "Undo", "actor": p.id,
+        "object": {"id": format!("{}#likes/1", p.id), "type": "Like", "actor": p.id, "object": announcement},
+    });
+    let (status, _) = post_signed(&inbox, &undo, &p.signer).await.expect("undo");
+    assert_eq!(status, 202);
+    drained(&w.store, &w.rathaus).await;
+    let (_, _, stats) = get(&w.rathaus.url("/statistics"), &[]).await;
+    assert_eq!(reach(&stats), ["0", "1"], "{stats}");
+    // The export counts them too.
+    let (_, _, export) = get(&w.rathaus.url("/open-data/1/consultation.json"), &[]).await;
+    let export: Value = serde_json::from_str(&export).unwrap_or_default();
+    assert_eq!(export["statistics"]["boosts"], 1, "{export}");
+    assert_eq!(export["statistics"]["likes"], 0, "{export}");
+
+    // The page carries validators and a short public cache life; a revalidation is a 304.
+    let page = w.rathaus.url("/announcements/1");
+    let (status, headers, _) = get(&page, &[]).await;
+    assert_eq!(status, 200);
+    let etag = headers["etag"].to_str().expect("etag").to_owned();
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .expect("cc")
+            .starts_with("public")
+    );
+    let modified = headers["last-modified"].to_str().expect("lm").to_owned();
+    let (status, _, body) = get(&page, &[("if-none-match", &etag)]).await;
+    assert_eq!((status, body.as_str()), (304, ""));
+    let (status, _, _) = get(&page, &[("if-modified-since", &modified)]).await;
+    assert_eq!(status, 304);
+    // English is another page with another tag.
+    let (_, en, _) = get(&page, &[("accept-language", "en")]).await;
+    assert_ne!(en["etag"], etag.as_str());
+
+    // 60 comments: a new comment changes the tag; the page shows 50 threads, the rest on page 2.
+    let accepted = flood(&w.rathaus, &people, 0..60, 6).await;
+    assert_eq!(accepted.len(), 60, "{}", w.rathaus.log());
+    drained(&w.store, &w.rathaus).await;
+    let (status, headers, first) = get(&page, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, 200, "a changed page is sent again");
+    assert_ne!(headers["etag"], etag.as_str());
+    let shown = |html: &str| {
+        (0..60)
+            .filter(|n| html.contains(&format!("Vorschlag {n}:")))
+            .count()
+    };
+    assert_eq!(shown(&first), 50);
+    assert!(
+        first.contains("?page=2#comments"),
+        "a link to the next page"
+    );
+    let (_, _, second) = get(&w.rathaus.url("/announcements/1?page=2"), &[]).await;
+    assert_eq!(shown(&second), 10);
+    assert!(second.contains("rel=\"prev\""));
 }

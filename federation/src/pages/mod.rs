@@ -3,6 +3,7 @@
 //! English on request (`Accept-Language`, or the switch, remembered in a cookie). No
 //! JavaScript, no third-party resources, and a Content-Security-Policy that forbids both.
 
+pub mod cache;
 pub mod views;
 
 use axum::Router;
@@ -68,6 +69,11 @@ pub struct Viewer {
     pub lang: Lang,
     switched: bool,
     path: String,
+    /// Path and query: what the page cache keys on.
+    target: String,
+    /// `?page=`, for the pages that have pages.
+    page: u64,
+    validators: cache::Validators,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +89,14 @@ impl FromRequestParts<FedState> for Viewer {
         state: &FedState,
     ) -> Result<Self, Self::Rejection> {
         let path = parts.uri.path().to_owned();
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
+        let page = Query::<PageQuery>::try_from_uri(&parts.uri)
+            .map(|q| q.0.page())
+            .unwrap_or(1);
+        let validators = cache::Validators::of(&parts.headers);
         let from_query = Query::<LangQuery>::try_from_uri(&parts.uri)
             .ok()
             .and_then(|q| q.0.lang)
@@ -92,6 +106,9 @@ impl FromRequestParts<FedState> for Viewer {
                 lang,
                 switched: true,
                 path,
+                target,
+                page,
+                validators,
             });
         }
         let cookie = parts
@@ -114,6 +131,9 @@ impl FromRequestParts<FedState> for Viewer {
             lang: cookie.or_else(header).unwrap_or(default),
             switched: false,
             path,
+            target,
+            page,
+            validators,
         })
     }
 }
@@ -165,6 +185,33 @@ impl Viewer {
             }
         }
         response
+    }
+
+    /// The page from the cache while nothing it shows changed (304 if the client has it),
+    /// else rendered by `render` and kept. A language switch is never cached: its answer
+    /// sets a cookie.
+    pub async fn cached(
+        &self,
+        state: &FedState,
+        render: impl std::future::Future<Output = Response>,
+    ) -> Response {
+        if self.switched {
+            return render.await;
+        }
+        let version = match transparency::content_version(&state.app).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "pages: no content version, rendering uncached");
+                return render.await;
+            }
+        };
+        let minute = state.app.now().timestamp().div_euclid(60);
+        let etag = cache::etag(&version, minute, self.lang.code(), &self.target);
+        let key = format!("{}|{}", self.lang.code(), self.target);
+        if let Some(answer) = state.pages.answer(&key, &etag, &self.validators) {
+            return answer;
+        }
+        state.pages.keep(key, &etag, render.await).await
     }
 
     /// Renders what was loaded with `view`, or the error as a page.
@@ -246,22 +293,28 @@ fn handle(state: &FedState) -> String {
 }
 
 /// # GET /
-async fn start(
-    State(state): State<FedState>,
-    viewer: Viewer,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    let loaded = transparency::listing(&state.app, q.page()).await;
-    let handle = handle(&state);
-    viewer.render(&state, loaded, |f, listing| {
-        views::start(f, listing, &handle)
-    })
+async fn start(State(state): State<FedState>, viewer: Viewer) -> Response {
+    viewer
+        .cached(&state, async {
+            let loaded = transparency::listing(&state.app, viewer.page).await;
+            let handle = handle(&state);
+            viewer.render(&state, loaded, |f, listing| {
+                views::start(f, listing, &handle)
+            })
+        })
+        .await
 }
 
 /// The HTML side of `/announcements/{id}` (the JSON side is in `objects`).
 pub async fn announcement(state: &FedState, viewer: &Viewer, id: i64) -> Response {
+    viewer
+        .cached(state, render_announcement(state, viewer, id))
+        .await
+}
+
+async fn render_announcement(state: &FedState, viewer: &Viewer, id: i64) -> Response {
     let page = match transparency::announcement_page(&state.app, id).await {
-        Ok(p) => p,
+        Ok(p) => p.paged(viewer.page),
         Err(e) => return viewer.error(state, e.into()),
     };
     let frame = viewer.frame(state);
@@ -314,18 +367,22 @@ pub async fn profile(state: &FedState, viewer: &Viewer) -> Response {
 
 /// # GET /statistics
 async fn statistics(State(state): State<FedState>, viewer: Viewer) -> Response {
-    let loaded = transparency::statistics(&state.app).await;
-    viewer.render(&state, loaded, views::statistics)
+    viewer
+        .cached(&state, async {
+            let loaded = transparency::statistics(&state.app).await;
+            viewer.render(&state, loaded, views::statistics)
+        })
+        .await
 }
 
 /// # GET /moderation-log
-async fn moderation_log(
-    State(state): State<FedState>,
-    viewer: Viewer,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    let loaded = transparency::public_log(&state.app, q.page()).await;
-    viewer.render(&state, loaded, views::moderation_log)
+async fn moderation_log(State(state): State<FedState>, viewer: Viewer) -> Response {
+    viewer
+        .cached(&state, async {
+            let loaded = transparency::public_log(&state.app, viewer.page).await;
+            viewer.render(&state, loaded, views::moderation_log)
+        })
+        .await
 }
 
 /// # GET /accessibility
@@ -347,13 +404,13 @@ async fn accessibility(State(state): State<FedState>, viewer: Viewer) -> Respons
 }
 
 /// # GET /open-data
-async fn open_data_index(
-    State(state): State<FedState>,
-    viewer: Viewer,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    let loaded = transparency::listing(&state.app, q.page()).await;
-    viewer.render(&state, loaded, views::open_data_index)
+async fn open_data_index(State(state): State<FedState>, viewer: Viewer) -> Response {
+    viewer
+        .cached(&state, async {
+            let loaded = transparency::listing(&state.app, viewer.page).await;
+            viewer.render(&state, loaded, views::open_data_index)
+        })
+        .await
 }
 
 /// # GET /assets/style.css — the brand colour from the config, checked for contrast at start.

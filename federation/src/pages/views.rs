@@ -157,6 +157,25 @@ fn pager(f: &Frame<'_>, page: u64, pages: u64) -> Markup {
     }
 }
 
+/// Pages of an announcement's comments, oldest first.
+fn comment_pager(f: &Frame<'_>, page: u64, pages: u64) -> Markup {
+    html! {
+        @if pages > 1 {
+            nav class="pages" aria-label=(f.t("Seiten der Kommentare", "Pages of comments")) {
+                ul {
+                    @if page > 1 {
+                        li { a href={ (f.path) "?page=" (page - 1) "#comments" } rel="prev" { (f.t("Frühere", "Earlier")) } }
+                    }
+                    li aria-current="page" { (f.t("Seite", "Page")) " " (page) " / " (pages) }
+                    @if page < pages {
+                        li { a href={ (f.path) "?page=" (page + 1) "#comments" } rel="next" { (f.t("Weitere", "Later")) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The start page: announcements and consultations, newest first.
 pub fn start(f: &Frame<'_>, listing: &Listing, handle: &str) -> Markup {
     let content = html! {
@@ -207,8 +226,9 @@ pub struct Participation<'a> {
 fn comment_body(c: &CommentView) -> Markup {
     let text = c.content.as_deref().unwrap_or_default();
     match c.network {
-        // Stored sanitised; sanitised again here so a future path cannot skip it.
-        Network::Fediverse => PreEscaped(rathaus_shared::markdown::sanitize_comment(text)),
+        // Sanitised once, when it was stored (`content::read`): every path into the store
+        // goes through it, so a page renders it as it is.
+        Network::Fediverse => PreEscaped(text.to_owned()),
         Network::Matrix => html! {
             @for (i, line) in text.lines().enumerate() {
                 @if i > 0 { br; }
@@ -263,7 +283,7 @@ fn thread(f: &Frame<'_>, t: &Thread) -> Markup {
                 @for a in &t.answers {
                     aside class="answer" aria-label=(f.t("Offizielle Antwort", "Official answer")) {
                         p class="meta" { strong { (f.t("Offizielle Antwort", "Official answer")) } " · " (f.when(a.created_at)) }
-                        div class="body" { (PreEscaped(rathaus_shared::markdown::sanitize(&a.body_html))) }
+                        div class="body" { (PreEscaped(&a.body_html)) }
                     }
                 }
             }
@@ -310,14 +330,14 @@ pub fn announcement(f: &Frame<'_>, p: &AnnouncementPage, how: &Participation<'_>
                     "."
                 }
             }
-            div class="body" lang=(f.content_lang.code()) { (PreEscaped(rathaus_shared::markdown::sanitize(&a.body_html))) }
+            div class="body" lang=(f.content_lang.code()) { (PreEscaped(&a.body_html)) }
         }
         @if let Some(c) = &view.consultation {
             @if let (Some(result), Some(at)) = (&c.result_html, c.result_at) {
                 section class="result" aria-labelledby="result" {
                     h2 id="result" { (f.t("Ergebnis der Beteiligung", "Result of the consultation")) }
                     p class="meta" { (f.when(at)) }
-                    div class="body" lang=(f.content_lang.code()) { (PreEscaped(rathaus_shared::markdown::sanitize(result))) }
+                    div class="body" lang=(f.content_lang.code()) { (PreEscaped(result)) }
                 }
             }
             @if view.is_open(f.now) {
@@ -359,6 +379,7 @@ pub fn announcement(f: &Frame<'_>, p: &AnnouncementPage, how: &Participation<'_>
                     p { (f.t("Noch keine veröffentlichten Kommentare.", "No published comments yet.")) }
                 } @else {
                     ol class="thread" { @for t in &p.threads { (thread(f, t)) } }
+                    (comment_pager(f, p.page, p.pages))
                 }
             }
         }
@@ -513,6 +534,28 @@ pub fn statistics(f: &Frame<'_>, s: &Statistics) -> Markup {
             tbody { @for (day, v) in s.by_day.iter().rev() {
                 tr { th scope="row" { time datetime=(day.to_string()) { (day.to_string()) } } td class="num" { (v) } }
             } }
+        }
+        table {
+            caption { (f.t("Reichweite im Fediverse (wie oft eine Bekanntmachung gefallen hat oder geteilt wurde; wer, wird nicht gespeichert)", "Reach in the fediverse (how often an announcement was liked or shared; who is not stored)")) }
+            thead { tr {
+                th scope="col" { (f.t("Bekanntmachung", "Announcement")) }
+                th scope="col" class="num" { (f.t("Gefällt mir", "Likes")) }
+                th scope="col" class="num" { (f.t("Geteilt", "Boosts")) }
+            } }
+            tbody {
+                @if s.reach.is_empty() {
+                    tr { td colspan="3" { (f.t("Noch keine.", "None yet.")) } }
+                }
+                @for r in &s.reach {
+                    tr {
+                        th scope="row" { a href={ "/announcements/" (r.announcement_id) } {
+                            (r.title.clone().unwrap_or_else(|| format!("{} {}", f.t("Bekanntmachung", "Announcement"), r.announcement_id)))
+                        } }
+                        td class="num" { (r.likes) }
+                        td class="num" { (r.boosts) }
+                    }
+                }
+            }
         }
         table {
             caption { (f.t("Moderationsschritte nach Regel", "Moderation actions by rule")) }
@@ -683,9 +726,11 @@ mod tests {
         }
     }
 
-    /// Even content that skipped sanitising on the way in (a bug elsewhere) renders inert.
+    /// Hostile content, stored as the store stores it (sanitised once, on the way in),
+    /// renders inert; names and everything else are escaped on every render.
     #[test]
-    fn hostile_content_renders_inert_even_unsanitised_in_the_store() {
+    fn hostile_content_renders_inert() {
+        use rathaus_shared::markdown::{sanitize, sanitize_comment};
         let t = Utc
             .with_ymd_and_hms(2026, 11, 1, 9, 0, 0)
             .single()
@@ -696,7 +741,7 @@ mod tests {
                 kind: AnnouncementKind::Consultation,
                 title: Some("Radweg <script>".into()),
                 body_markdown: String::new(),
-                body_html: "<p>Text<script>alert(1)</script></p>".into(),
+                body_html: sanitize("<p>Text<script>alert(1)</script></p>"),
                 author: "cli".into(),
                 created_at: t,
                 updated_at: t,
@@ -708,17 +753,21 @@ mod tests {
                 closes_at: t + chrono::Duration::days(30),
                 closed_at: None,
                 result_markdown: None,
-                result_html: Some("<p onclick=\"x()\">Ergebnis</p>".into()),
+                result_html: Some(sanitize("<p onclick=\"x()\">Ergebnis</p>")),
                 result_at: Some(t),
             }),
         };
         let page = AnnouncementPage {
+            page: 1,
+            pages: 1,
             view,
             threads: vec![
                 comment_thread(
                     1,
                     Network::Fediverse,
-                    "<p>Hi<img src=x onerror=alert(1)><a href=\"javascript:alert(2)\">x</a></p>",
+                    &sanitize_comment(
+                        "<p>Hi<img src=x onerror=alert(1)><a href=\"javascript:alert(2)\">x</a></p>",
+                    ),
                 ),
                 comment_thread(
                     2,

@@ -509,6 +509,7 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
         }
     }
     let count = |s: CommentStatus| rows.iter().filter(|c| c.status == s && !c.late).count();
+    let (likes, boosts) = crate::store::inbox::reach_of(app.store.db(), a.id).await?;
     let statistics = [
         ("comments", rows.len()),
         ("published", count(CommentStatus::Published)),
@@ -528,6 +529,9 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
             rows.iter().filter(|c| c.network == Network::Matrix).count(),
         ),
         ("official_answers", answer_rows.len()),
+        // Reach in the fediverse: counted, never who.
+        ("likes", usize::try_from(likes).unwrap_or(usize::MAX)),
+        ("boosts", usize::try_from(boosts).unwrap_or(usize::MAX)),
     ];
     let consultation = view.consultation.as_ref();
     let result = consultation.and_then(|c| c.result_html.as_deref().map(markdown::to_plain_text));

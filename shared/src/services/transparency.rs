@@ -156,6 +156,34 @@ pub struct AnnouncementPage {
     pub view: AnnouncementView,
     pub threads: Vec<Thread>,
     pub counts: Counts,
+    /// Which page of the threads this is (from 1), of how many.
+    pub page: u64,
+    pub pages: u64,
+}
+
+/// Conversations (a comment with all replies to it) per page of an announcement.
+pub const THREADS_PER_PAGE: u64 = 50;
+
+impl AnnouncementPage {
+    /// Page `page` (from 1, kept within range) of the threads, oldest first: a thread is never
+    /// split across pages.
+    pub fn paged(mut self, page: u64) -> Self {
+        let total = self.threads.len() as u64;
+        self.pages = total.div_ceil(THREADS_PER_PAGE).max(1);
+        self.page = page.clamp(1, self.pages);
+        let skip = usize::try_from((self.page - 1) * THREADS_PER_PAGE).unwrap_or(usize::MAX);
+        self.threads = std::mem::take(&mut self.threads)
+            .into_iter()
+            .skip(skip)
+            .take(THREADS_PER_PAGE as usize)
+            .collect();
+        self
+    }
+}
+
+/// What the public pages show, as a short fingerprint (see `store::state::content_version`).
+pub async fn content_version(app: &App) -> Result<String> {
+    crate::store::state::content_version(app.store.db()).await
 }
 
 pub async fn announcement_page(app: &App, id: i64) -> Result<AnnouncementPage> {
@@ -179,6 +207,8 @@ pub async fn announcement_page(app: &App, id: i64) -> Result<AnnouncementPage> {
         view,
         threads: threads(published, answers),
         counts: Counts::of(&facts),
+        page: 1,
+        pages: 1,
     })
 }
 
@@ -238,6 +268,17 @@ pub struct Statistics {
     pub by_day: BTreeMap<NaiveDate, u64>,
     /// (action, rule id or "", count), most frequent first.
     pub actions_by_rule: Vec<(ActionKind, String, u64)>,
+    /// Reach in the fediverse per announcement, newest first: counted, never who.
+    pub reach: Vec<Reach>,
+}
+
+/// Likes and boosts of one announcement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    pub announcement_id: i64,
+    pub title: Option<String>,
+    pub likes: u64,
+    pub boosts: u64,
 }
 
 fn network_name(n: Network) -> &'static str {
@@ -275,6 +316,21 @@ pub async fn statistics(app: &App) -> Result<Statistics> {
             .then_with(|| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)))
     });
     s.actions_by_rule = by_rule;
+    let mut reach: Vec<(i64, (u64, u64))> =
+        crate::store::inbox::reach(db).await?.into_iter().collect();
+    reach.sort_by(|a, b| b.0.cmp(&a.0));
+    for (id, (likes, boosts)) in reach {
+        if let Some(view) = announcements::get_announcement(db, id).await?
+            && view.announcement.retracted_at.is_none()
+        {
+            s.reach.push(Reach {
+                announcement_id: id,
+                title: view.announcement.title,
+                likes,
+                boosts,
+            });
+        }
+    }
     Ok(s)
 }
 

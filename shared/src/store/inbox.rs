@@ -202,3 +202,15 @@ pub async fn reach<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, (u64, u64)
     }
     Ok(out)
 }
+
+/// Likes and boosts of one announcement.
+pub async fn reach_of<C: ConnectionTrait>(db: &C, announcement_id: i64) -> Result<(u64, u64)> {
+    use sea_orm::PaginatorTrait;
+    let count = |kind: &'static str| {
+        reaction::Entity::find()
+            .filter(reaction::Column::AnnouncementId.eq(announcement_id))
+            .filter(reaction::Column::Kind.eq(kind))
+            .count(db)
+    };
+    Ok((count("like").await?, count("boost").await?))
+}

@@ -198,3 +198,27 @@ pub async fn prune_inbound<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) ->
         .await?
         .rows_affected)
 }
+
+/// A fingerprint of everything the public pages show: it changes with every step of the
+/// moderation log (each comment published, edited, hidden, erased), every announcement and
+/// change of one, every official answer and every counted or undone reaction. One query,
+/// so pages can be cached and revalidated (`ETag`) without loading what they show.
+pub async fn content_version<C: ConnectionTrait>(db: &C) -> Result<String> {
+    use sea_orm::Statement;
+    const SQL: &str = "SELECT \
+        (SELECT COALESCE(MAX(id), 0) FROM moderation_action), \
+        (SELECT COALESCE(MAX(id), 0) FROM announcement_change), \
+        (SELECT COALESCE(MAX(id), 0) FROM announcement), \
+        (SELECT COALESCE(MAX(id), 0) FROM official_answer), \
+        (SELECT COALESCE(MAX(id), 0) FROM reaction), \
+        (SELECT COUNT(*) FROM reaction)";
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), SQL))
+        .await?
+        .ok_or_else(|| crate::Error::Corrupt("the content version query gave no row".into()))?;
+    let mut parts = Vec::with_capacity(6);
+    for i in 0..6 {
+        parts.push(row.try_get_by_index::<i64>(i)?.to_string());
+    }
+    Ok(parts.join("."))
+}
