@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
@@ -22,6 +22,9 @@ const CACHE_CONTROL: &str = "public, max-age=10";
 #[derive(Debug, Default)]
 pub struct PageCache {
     entries: Mutex<HashMap<String, Entry>>,
+    /// One render per page at a time: a stampede on a page that just changed waits for the
+    /// first render instead of rendering it once per request.
+    rendering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +118,15 @@ impl PageCache {
             }
             None => None,
         }
+    }
+
+    /// The lock that lets one request at a time render `key`.
+    pub fn render_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
+        if locks.len() >= MAX_ENTRIES {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks.entry(key.to_owned()).or_default().clone()
     }
 
     /// Keeps a rendered 200 answer under `key` and returns it with its validators.

@@ -211,6 +211,12 @@ impl Viewer {
         if let Some(answer) = state.pages.answer(&key, &etag, &self.validators) {
             return answer;
         }
+        let lock = state.pages.render_lock(&key);
+        let _rendering = lock.lock().await;
+        // Rendered while we waited?
+        if let Some(answer) = state.pages.answer(&key, &etag, &self.validators) {
+            return answer;
+        }
         state.pages.keep(key, &etag, render.await).await
     }
 

@@ -5,6 +5,8 @@
 //! target/release/bench fanout            # 10,000 followers on 2,000 shared inboxes
 //! target/release/bench fanout --floor raw   # the same inboxes fed by a bare sender
 //! target/release/bench inbox             # signed replies into the inbox, SQLite
+//! target/release/bench inbox --reference fedify --pages 10   # beside Fedify, then a page storm
+//! target/release/bench inbox --rate 1000 --seconds 10         # open loop
 //! target/release/bench inbox --postgres postgres://postgres@127.0.0.1:5432/postgres
 //! ```
 //!
@@ -43,7 +45,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: bench fanout [--followers N] [--inboxes N] [--concurrency N] [--floor raw|rathaus|reqwest] | bench inbox [--replies N] [--connections N] [--postgres URL]"
+            "usage: bench fanout [--followers N] [--inboxes N] [--concurrency N] [--floor raw|rathaus|reqwest] | bench inbox [--replies N] [--connections N] [--authors N] [--rate R --seconds S] [--reference fedify] [--pages S] [--postgres URL]"
         ),
     }
 }
@@ -660,10 +662,141 @@ fn cpu_seconds(pid: u32, ticks: f64) -> f64 {
     (num(11) + num(12)) / ticks
 }
 
+/// Latencies of one run, and what it cost.
+struct Run {
+    wall: Duration,
+    latencies: Vec<Duration>,
+    failures: u64,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.wall.as_secs_f64()
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        let mut l = self.latencies.clone();
+        l.sort();
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+}
+
+async fn send_signed(
+    client: &reqwest::Client,
+    url: &url::Url,
+    (headers, body): SignedRequest,
+) -> u16 {
+    let mut req = client.post(url.clone()).body(body);
+    for (k, v) in headers {
+        if k != "host" {
+            req = req.header(k, v);
+        }
+    }
+    req.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+/// Closed loop: `connections` senders, each sends its next request when the last is answered.
+async fn closed_loop(requests: Vec<SignedRequest>, url: &url::Url, connections: usize) -> Run {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .expect("client");
+    let queue = Arc::new(std::sync::Mutex::new(requests));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (queue, client, url) = (queue.clone(), client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0u64;
+            loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let Some(req) = next else { break };
+                let t = Instant::now();
+                if send_signed(&client, &url, req).await != 202 {
+                    failures += 1;
+                }
+                latencies.push(t.elapsed());
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut run = Run {
+        wall: Duration::ZERO,
+        latencies: Vec::new(),
+        failures: 0,
+    };
+    for t in tasks {
+        if let Ok((l, f)) = t.await {
+            run.latencies.extend(l);
+            run.failures += f;
+        }
+    }
+    run.wall = started.elapsed();
+    run
+}
+
+/// Open loop: request i is sent at `i / rate` seconds whatever became of the others, and its
+/// latency counts from that scheduled time (no coordinated omission).
+async fn open_loop(requests: Vec<SignedRequest>, url: &url::Url, rate: f64) -> Run {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()
+        .expect("client");
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(requests.len());
+    for (i, req) in requests.into_iter().enumerate() {
+        let at = started + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(at).await;
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let status = send_signed(&client, &url, req).await;
+            (status, at.elapsed())
+        }));
+    }
+    let mut run = Run {
+        wall: Duration::ZERO,
+        latencies: Vec::new(),
+        failures: 0,
+    };
+    for t in tasks {
+        if let Ok((status, latency)) = t.await {
+            if status != 202 {
+                run.failures += 1;
+            }
+            run.latencies.push(latency);
+        }
+    }
+    run.wall = started.elapsed().into();
+    run
+}
+
+/// Peak and current resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// `bench inbox`: signed replies into Rathaus's inbox (closed loop, or open loop at
+/// `--rate`), the same flood into the Fedify stand-in in the same run (`--reference fedify`),
+/// then (`--pages S`) a page storm on the announcement with its comments beside the actor
+/// JSON, and the memory of the process after each.
 async fn inbox(args: &[String]) -> Result<()> {
     let replies: usize = arg(args, "--replies", "10000").parse()?;
     let connections: usize = arg(args, "--connections", "32").parse()?;
-    let authors: usize = arg(args, "--authors", "100").parse()?;
+    let authors: usize = arg(args, "--authors", "200").parse()?;
+    let rate: f64 = arg(args, "--rate", "0").parse()?;
+    let page_seconds: u64 = arg(args, "--pages", "0").parse()?;
+    let reference = arg(args, "--reference", "");
     let postgres = args
         .iter()
         .position(|a| a == "--postgres")
@@ -676,6 +809,15 @@ async fn inbox(args: &[String]) -> Result<()> {
         (
             "RATHAUS_FEDERATION__ALLOW_PRIVATE_ADDRESSES".to_owned(),
             "true".to_owned(),
+        ),
+        // Every reply published (a viral day, not a spam wave): the page storm then shows them.
+        (
+            "RATHAUS_POLICY__AUTHOR_BURST".to_owned(),
+            "1000000".to_owned(),
+        ),
+        (
+            "RATHAUS_POLICY__INSTANCE_BURST".to_owned(),
+            "1000000".to_owned(),
         ),
     ];
     let mut pg_schema = None;
@@ -741,11 +883,20 @@ async fn inbox(args: &[String]) -> Result<()> {
             Signer::from_pem(&format!("{actor}#main-key"), &keys.private_pem)?,
         ));
     }
-
-    // Pre-sign every request so the load generator spends no CPU on RSA during the run.
-    println!("signing {replies} replies from {authors} authors…");
-    let inbox_url = url::Url::parse(&rathaus.public("/inbox"))?;
-    let make = |i: usize| -> Result<SignedRequest> {
+    // 1–2 kB of German text with a mention, as in a real thread.
+    let sentence = "Der Radweg an der Lindenstraße sollte breiter werden, und die Kreuzung an der Grundschule braucht endlich eine sichere Querung für Kinder. ";
+    let text = |i: usize| {
+        let mut t = format!(
+            "<p><span class=\"h-card\"><a href=\"{public}/@rathaus\" class=\"u-url mention\">@<span>rathaus</span></a></span> Beitrag {i}: "
+        );
+        for _ in 0..(8 + i % 8) {
+            t.push_str(sentence);
+        }
+        t.push_str("</p>");
+        t
+    };
+    // Pre-signed, so the load generator spends no CPU on RSA during the run.
+    let make = |i: usize, inbox_url: &url::Url| -> Result<SignedRequest> {
         let (actor, signer) = &signers[i % authors];
         let note_id = format!("{actor}/statuses/{i}");
         let body = json!({
@@ -754,98 +905,125 @@ async fn inbox(args: &[String]) -> Result<()> {
             "to": ["https://www.w3.org/ns/activitystreams#Public"],
             "object": {
                 "id": note_id, "type": "Note", "attributedTo": actor, "inReplyTo": note,
-                "content": format!("<p>Beitrag {i}: Der Radweg sollte breiter werden und die Kreuzung an der Schule sicherer.</p>"),
+                "content": text(i),
                 "published": chrono::Utc::now().to_rfc3339(),
                 "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "tag": [{"type": "Mention", "href": rathaus.public("/users/rathaus"), "name": "@rathaus"}],
             },
         })
         .to_string()
         .into_bytes();
-        let headers = signer.sign("POST", &inbox_url, Some(&body), SystemTime::now())?;
+        let headers = signer.sign("POST", inbox_url, Some(&body), SystemTime::now())?;
         Ok((headers, body))
     };
-    let warmup: Vec<_> = (0..authors)
-        .map(|i| make(replies + i))
-        .collect::<Result<_>>()?;
-    let requests: Vec<_> = (0..replies).map(make).collect::<Result<_>>()?;
-
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .build()?;
-    let send = |client: reqwest::Client,
-                (headers, body): (Vec<(&'static str, String)>, Vec<u8>),
-                url: url::Url| async move {
-        let mut req = client.post(url).body(body);
-        for (k, v) in headers {
-            if k != "host" {
-                req = req.header(k, v);
-            }
-        }
-        let t = Instant::now();
-        let status = req.send().await.map(|r| r.status().as_u16()).unwrap_or(0);
-        (status, t.elapsed())
+    let flood_requests = if rate > 0.0 {
+        let seconds: f64 = arg(args, "--seconds", "10").parse()?;
+        (rate * seconds) as usize
+    } else {
+        replies
     };
-    // Warm-up: first contact with each author fetches its key.
-    for w in warmup {
-        let (status, _) = send(client.clone(), w, inbox_url.clone()).await;
-        if status != 202 {
-            bail!("warm-up request got {status}: {}", rathaus.log());
-        }
-    }
+    let mut rows = Vec::new();
 
-    let queue = Arc::new(std::sync::Mutex::new(requests));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (queue, client, url) = (queue.clone(), client.clone(), inbox_url.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut failures = 0u64;
-            loop {
-                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                let Some(req) = next else { break };
-                let (status, latency) = send(client.clone(), req, url.clone()).await;
-                if status != 202 {
-                    failures += 1;
-                }
-                latencies.push(latency);
-            }
-            (latencies, failures)
-        }));
+    // The reference first: the Fedify stand-in, fed the same flood signed for it.
+    let fedify = if reference == "fedify" {
+        let peer = rathaus_integration_tests::FedifyPeer::start("bench", dir.path()).await?;
+        let url = url::Url::parse(&format!("http://localhost:{}/inbox", peer.port))?;
+        println!("signing {flood_requests} replies for Fedify…");
+        let warmup: Vec<_> = (0..authors)
+            .map(|i| make(flood_requests + i, &url))
+            .collect::<Result<_>>()?;
+        let requests: Vec<_> = (0..flood_requests)
+            .map(|i| make(i, &url))
+            .collect::<Result<_>>()?;
+        closed_loop(warmup, &url, 8).await;
+        let run = if rate > 0.0 {
+            open_loop(requests, &url, rate).await
+        } else {
+            closed_loop(requests, &url, connections).await
+        };
+        rows.push(("Fedify stand-in (memory only)".to_owned(), run));
+        Some(peer)
+    } else {
+        None
+    };
+
+    println!("signing {flood_requests} replies from {authors} authors…");
+    let inbox_url = url::Url::parse(&rathaus.public("/inbox"))?;
+    let warmup: Vec<_> = (0..authors)
+        .map(|i| make(flood_requests + i, &inbox_url))
+        .collect::<Result<_>>()?;
+    let requests: Vec<_> = (0..flood_requests)
+        .map(|i| make(i, &inbox_url))
+        .collect::<Result<_>>()?;
+    // Warm-up: first contact with each author fetches its key.
+    let w = closed_loop(warmup, &inbox_url, 8).await;
+    if w.failures > 0 {
+        bail!("warm-up: {} failures: {}", w.failures, rathaus.log());
     }
-    let mut latencies = Vec::new();
-    let mut failures = 0;
-    for t in tasks {
-        let (l, f) = t.await?;
-        latencies.extend(l);
-        failures += f;
-    }
-    let wall = started.elapsed();
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let backend = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let run = if rate > 0.0 {
+        open_loop(requests, &inbox_url, rate).await
+    } else {
+        closed_loop(requests, &inbox_url, connections).await
+    };
+    rows.push((format!("Rathaus, {backend}"), run));
+    let (flood_peak, _) = rss_mib(rathaus.pid());
+
     let store_url = env_refs
         .iter()
         .find(|(k, _)| *k == "RATHAUS_DATABASE__URL")
         .map(|(_, v)| (*v).to_owned())
         .unwrap_or_else(|| rathaus.sqlite_url());
     let store = Store::connect(&store_url, 1).await?;
+    // Everything answered is applied before the numbers count.
+    eventually(
+        Duration::from_secs(300),
+        "the inbox queue to drain",
+        || async {
+            (rathaus_shared::store::inbox::backlog(store.db())
+                .await
+                .ok()?
+                .0
+                == 0)
+                .then_some(())
+        },
+    )
+    .await?;
     let stored = rathaus_shared::store::comments::list_comments(store.db(), &Default::default())
         .await?
         .len();
     store.close().await?;
-    let backend = if postgres.is_some() {
-        "PostgreSQL"
+
+    let mode = if rate > 0.0 {
+        format!("open loop, {rate:.0}/s offered")
     } else {
-        "SQLite"
+        format!("closed loop, {connections} connections")
     };
-    println!("\n| store | replies | connections | failures | stored | replies/s | p50 | p99 |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("\n| target | mode | replies | failures | replies/s | p50 | p99 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, r) in &rows {
+        println!(
+            "| {name} | {mode} | {} | {} | {:.0} | {:.1} ms | {:.1} ms |",
+            r.latencies.len(),
+            r.failures,
+            r.rate(),
+            r.pct(0.50),
+            r.pct(0.99),
+        );
+    }
     println!(
-        "| {backend} | {replies} | {connections} | {failures} | {stored} | {:.0} | {:.1} ms | {:.1} ms |",
-        replies as f64 / wall.as_secs_f64(),
-        pct(0.50).as_secs_f64() * 1000.0,
-        pct(0.99).as_secs_f64() * 1000.0,
+        "\nstored: {stored} comments (incl. {authors} warm-up); Rathaus peak RSS after the flood: {flood_peak:.0} MiB"
     );
+    drop(fedify);
+
+    if page_seconds > 0 {
+        page_storm(&rathaus, page_seconds).await?;
+    }
+
     rathaus.signal(nix::sys::signal::Signal::SIGTERM)?;
     rathaus.wait_exit(Duration::from_secs(20)).await?;
     if let Some((url, schema)) = pg_schema {
@@ -857,5 +1035,79 @@ async fn inbox(args: &[String]) -> Result<()> {
         .await?;
         admin.close().await?;
     }
+    Ok(())
+}
+
+/// 64 connections fetch one URL as fast as answered for `seconds`.
+async fn storm(url: &str, accept: &'static str, seconds: u64) -> (Run, usize) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("client");
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (client, url) = (client.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut failures, mut bytes) = (Vec::new(), 0u64, 0usize);
+            while Instant::now() < until {
+                let t = Instant::now();
+                match client.get(&url).header("accept", accept).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        bytes = r.bytes().await.map_or(0, |b| b.len());
+                    }
+                    _ => failures += 1,
+                }
+                latencies.push(t.elapsed());
+            }
+            (latencies, failures, bytes)
+        }));
+    }
+    let mut run = Run {
+        wall: Duration::ZERO,
+        latencies: Vec::new(),
+        failures: 0,
+    };
+    let mut size = 0;
+    for t in tasks {
+        if let Ok((l, f, b)) = t.await {
+            run.latencies.extend(l);
+            run.failures += f;
+            size = b;
+        }
+    }
+    run.wall = started.elapsed();
+    (run, size)
+}
+
+/// The announcement page with its comments against the actor JSON, in the same run.
+async fn page_storm(rathaus: &Rathaus, seconds: u64) -> Result<()> {
+    let page = rathaus.url("/announcements/1");
+    let actor = rathaus.url("/users/rathaus");
+    let (actor_run, actor_size) = storm(&actor, "application/activity+json", seconds).await;
+    let (page_run, page_size) = storm(&page, "text/html", seconds).await;
+    let (_, second_size) = storm(&format!("{page}?page=2"), "text/html", 1).await;
+    let (peak, now) = rss_mib(rathaus.pid());
+    println!(
+        "\n| 64 connections, {seconds} s | bytes | requests/s | failures | p50 | p99 | share of the actor JSON |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, r, size) in [
+        ("actor JSON", &actor_run, actor_size),
+        ("announcement page (HTML, page 1)", &page_run, page_size),
+    ] {
+        println!(
+            "| {name} | {size} | {:.0} | {} | {:.1} ms | {:.1} ms | {:.0} % |",
+            r.rate(),
+            r.failures,
+            r.pct(0.50),
+            r.pct(0.99),
+            100.0 * r.rate() / actor_run.rate()
+        );
+    }
+    println!(
+        "\npage 2: {second_size} bytes; Rathaus RSS after the storm: {now:.0} MiB (peak {peak:.0} MiB)"
+    );
     Ok(())
 }
