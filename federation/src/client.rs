@@ -342,6 +342,84 @@ impl HttpClient {
         headers: &[(&str, String)],
         body: bytes::Bytes,
     ) -> PostResult {
+        let stream = self.dial(url).await?;
+        let request = post_request(url, headers, body, false)?;
+        if url.scheme() == "https" {
+            exchange(
+                hyper_util::rt::TokioIo::new(self.tls(url, stream).await?),
+                request,
+            )
+            .await
+        } else {
+            exchange(hyper_util::rt::TokioIo::new(stream), request).await
+        }
+    }
+
+    /// POSTs like [`HttpClient::post_once`], but for a host that has more deliveries waiting
+    /// in this fan-out: the connection (`kept`, if still open, else a new one) is kept
+    /// alive and handed back for the next of them. `last`: no more wait, so the request says
+    /// `Connection: close` and nothing is handed back. Behind a proxy, reqwest's pool does
+    /// the same.
+    pub async fn post_keep(
+        &self,
+        url: &Url,
+        headers: &[(&str, String)],
+        body: bytes::Bytes,
+        kept: Option<Kept>,
+        last: bool,
+    ) -> (PostResult, Option<Kept>) {
+        if let Err(e) = self.guard(url).await {
+            return (Err(e.to_string()), None);
+        }
+        if self.proxied {
+            return (self.send_reqwest(url, headers, body).await, None);
+        }
+        let attempt = async {
+            let mut kept = match kept.filter(|k| !k.sender.is_closed()) {
+                Some(k) => k,
+                None => self.open_kept(url).await?,
+            };
+            let request = post_request(url, headers, body, !last)?;
+            kept.sender.ready().await.map_err(|e| error_chain(&e))?;
+            let response = kept
+                .sender
+                .send_request(request)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            let status = response.status().as_u16();
+            // The answer must be read to the end before the connection can carry another.
+            let reusable = {
+                use http_body_util::BodyExt;
+                http_body_util::Limited::new(response.into_body(), 64 * 1024)
+                    .collect()
+                    .await
+                    .is_ok()
+            };
+            Ok::<_, String>((status, (reusable && !last).then_some(kept)))
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok((status, kept))) => (Ok(status), kept),
+            Ok(Err(e)) => (Err(e), None),
+            Err(_) => (
+                Err(format!("no answer within {} s", self.timeout.as_secs())),
+                None,
+            ),
+        }
+    }
+
+    /// A new connection for [`HttpClient::post_keep`]; its driver runs as a task of its own
+    /// until the connection is dropped.
+    async fn open_kept(&self, url: &Url) -> Result<Kept, String> {
+        let stream = self.dial(url).await?;
+        if url.scheme() == "https" {
+            Kept::start(hyper_util::rt::TokioIo::new(self.tls(url, stream).await?)).await
+        } else {
+            Kept::start(hyper_util::rt::TokioIo::new(stream)).await
+        }
+    }
+
+    /// Resolves (through the guard) and connects to `url`'s host.
+    async fn dial(&self, url: &Url) -> Result<tokio::net::TcpStream, String> {
         let host = url.host_str().ok_or("the URL has no host")?;
         let port = url.port_or_known_default().ok_or("the URL has no port")?;
         let addrs: Vec<SocketAddr> = match url.host() {
@@ -356,33 +434,25 @@ impl HttpClient {
                 .map(|a| SocketAddr::new(a.ip(), port))
                 .collect(),
         };
-        let stream = self.connect(&addrs).await?;
-        let mut request =
-            http::Request::post(&url[url::Position::BeforePath..url::Position::AfterQuery])
-                .header(http::header::USER_AGENT, USER_AGENT)
-                // Never reused: say so, and the server need not wait for a second request.
-                .header(http::header::CONNECTION, "close");
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let request = request
-            .body(http_body_util::Full::new(body))
-            .map_err(|e| format!("building the request: {e}"))?;
-        if url.scheme() == "https" {
-            use tokio_rustls::rustls::pki_types::ServerName;
-            let name = match url.host() {
-                Some(url::Host::Ipv4(ip)) => ServerName::from(IpAddr::V4(ip)),
-                Some(url::Host::Ipv6(ip)) => ServerName::from(IpAddr::V6(ip)),
-                _ => ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?,
-            };
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
-                .connect(name, stream)
-                .await
-                .map_err(|e| format!("TLS with {host}: {e}"))?;
-            exchange(hyper_util::rt::TokioIo::new(tls), request).await
-        } else {
-            exchange(hyper_util::rt::TokioIo::new(stream), request).await
-        }
+        self.connect(&addrs).await
+    }
+
+    async fn tls(
+        &self,
+        url: &Url,
+        stream: tokio::net::TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+        use tokio_rustls::rustls::pki_types::ServerName;
+        let host = url.host_str().unwrap_or_default();
+        let name = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ServerName::from(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => ServerName::from(IpAddr::V6(ip)),
+            _ => ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?,
+        };
+        tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS with {host}: {e}"))
     }
 
     /// Connects to the first address that answers. The connect timeout is shared between the
@@ -566,6 +636,57 @@ fn proxy_configured(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
 
 /// Sends one request on a fresh HTTP/1.1 connection, driving the connection in this task,
 /// and returns the response status (the body is not read; the connection is closed).
+/// A signed POST to `url`. `keep_alive`: more requests follow on this connection; else the
+/// request says `Connection: close`, and the server need not wait for a second one.
+fn post_request(
+    url: &Url,
+    headers: &[(&str, String)],
+    body: bytes::Bytes,
+    keep_alive: bool,
+) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, String> {
+    let mut request =
+        http::Request::post(&url[url::Position::BeforePath..url::Position::AfterQuery])
+            .header(http::header::USER_AGENT, USER_AGENT);
+    if !keep_alive {
+        request = request.header(http::header::CONNECTION, "close");
+    }
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| format!("building the request: {e}"))
+}
+
+/// An open HTTP/1.1 connection kept for the next delivery to the same host. Dropping it
+/// closes it.
+#[derive(Debug)]
+pub struct Kept {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Kept {
+    async fn start<T>(io: T) -> Result<Self, String>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let (sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self { sender, driver })
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
 async fn exchange<T>(
     io: T,
     request: http::Request<http_body_util::Full<bytes::Bytes>>,

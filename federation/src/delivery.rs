@@ -13,6 +13,7 @@ use rathaus_shared::services::queue::{self, Job, Outcome};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::client::Kept;
 use crate::state::FedState;
 
 /// Consecutive failures after which a host is paused.
@@ -183,28 +184,120 @@ async fn record_outcomes(state: FedState, mut rx: mpsc::UnboundedReceiver<Outcom
     }
 }
 
+/// Claimed deliveries per host, and connections kept open between them: a host with several
+/// personal inboxes in one fan-out gets them over one connection (per permit), closed when its
+/// last delivery is done. A host with one (a shared inbox) keeps `post_once`.
+#[derive(Debug, Clone, Default)]
+struct Fanout(Arc<Mutex<HashMap<String, (usize, Vec<Kept>)>>>);
+
+impl Fanout {
+    fn claimed(&self, host: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(host.to_owned())
+            .or_default()
+            .0 += 1;
+    }
+
+    /// Whether other deliveries to `host` wait besides this one, and a kept connection.
+    fn take(&self, host: &str) -> (bool, Option<Kept>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get_mut(host) {
+            Some((pending, kept)) => (*pending > 1, kept.pop()),
+            None => (false, None),
+        }
+    }
+
+    /// A connection still open goes back for the next delivery to `host`.
+    fn put_back(&self, host: &str, kept: Option<Kept>) {
+        if let Some(k) = kept
+            && let Some((_, idle)) = self
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(host)
+        {
+            idle.push(k);
+        }
+    }
+
+    /// One delivery to `host` is over, sent or not; with the last, its connections close.
+    fn settle(&self, host: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((pending, _)) = map.get_mut(host) {
+            *pending = pending.saturating_sub(1);
+            if *pending == 0 {
+                map.remove(host);
+            }
+        }
+    }
+}
+
+/// Signs `body` for `inbox` as `signer`: the URL and headers to send, or why not.
+async fn prepare(
+    state: &FedState,
+    inbox: &str,
+    body: &bytes::Bytes,
+    signer: Option<&str>,
+) -> Result<(url::Url, Vec<(&'static str, String)>), Attempt> {
+    let url = url::Url::parse(inbox).map_err(|e| Attempt::Final(format!("bad inbox URL: {e}")))?;
+    state
+        .client
+        .guard(&url)
+        .await
+        .map_err(|e| Attempt::Final(e.to_string()))?;
+    let signer = state.signer_for(signer).await.map_err(Attempt::Final)?;
+    let headers = signer
+        .sign("POST", &url, Some(body), SystemTime::now())
+        .map_err(|e| Attempt::Retry(format!("signing failed: {e}")))?;
+    Ok((url, headers))
+}
+
+/// Signs and sends one delivery on a connection of its own.
 pub async fn send(
     state: &FedState,
     inbox: &str,
     body: bytes::Bytes,
     signer: Option<&str>,
 ) -> Attempt {
-    let url = match url::Url::parse(inbox) {
-        Ok(u) => u,
-        Err(e) => return Attempt::Final(format!("bad inbox URL: {e}")),
-    };
-    if let Err(e) = state.client.guard(&url).await {
-        return Attempt::Final(e.to_string());
-    }
-    let signer = match state.signer_for(signer).await {
-        Ok(signer) => signer,
-        Err(e) => return Attempt::Final(e),
-    };
-    let headers = match signer.sign("POST", &url, Some(&body), SystemTime::now()) {
-        Ok(h) => h,
-        Err(e) => return Attempt::Retry(format!("signing failed: {e}")),
+    let (url, headers) = match prepare(state, inbox, &body, signer).await {
+        Ok(p) => p,
+        Err(attempt) => return attempt,
     };
     match state.client.post_once(&url, &headers, body).await {
+        Ok(status) => classify(status),
+        Err(reason) => Attempt::Retry(reason),
+    }
+}
+
+/// Signs and sends one delivery of a fan-out: over a connection kept for its host when more
+/// deliveries to that host wait.
+async fn send_in_fanout(
+    state: &FedState,
+    fanout: &Fanout,
+    host: &str,
+    inbox: &str,
+    body: bytes::Bytes,
+    signer: Option<&str>,
+) -> Attempt {
+    let (more, kept) = fanout.take(host);
+    if !more && kept.is_none() {
+        return send(state, inbox, body, signer).await;
+    }
+    let (url, headers) = match prepare(state, inbox, &body, signer).await {
+        Ok(p) => p,
+        Err(attempt) => {
+            fanout.put_back(host, kept);
+            return attempt;
+        }
+    };
+    let (result, kept) = state
+        .client
+        .post_keep(&url, &headers, body, kept, !more)
+        .await;
+    fanout.put_back(host, kept);
+    match result {
         Ok(status) => classify(status),
         Err(reason) => Attempt::Retry(reason),
     }
@@ -217,6 +310,7 @@ pub async fn run(state: FedState, mut shutdown: watch::Receiver<bool>) {
     let lease = Duration::from_secs(fed.delivery_lease_seconds.max(1));
     let hosts = Hosts::default();
     let payloads = Payloads::default();
+    let fanout = Fanout::default();
     let mut tasks = JoinSet::new();
     let (records, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(record_outcomes(state.clone(), rx));
@@ -244,18 +338,25 @@ pub async fn run(state: FedState, mut shutdown: watch::Receiver<bool>) {
                 }
             };
             queue_drained = claimed.len() < free;
+            for job in &claimed {
+                fanout.claimed(&job.host);
+            }
             for job in claimed {
                 let Ok(permit) = total.clone().acquire_owned().await else {
                     break;
                 };
                 let (state, hosts, payloads) = (state.clone(), hosts.clone(), payloads.clone());
+                let fanout = fanout.clone();
                 let records = records.clone();
                 let per_host = fed.per_host_concurrency.max(1);
                 let retry_for =
                     chrono::Duration::hours(i64::try_from(fed.retry_hours).unwrap_or(48));
                 tasks.spawn(async move {
+                    let host = job.host.clone();
                     let record =
-                        deliver_one(&state, &hosts, &payloads, job, per_host, retry_for).await;
+                        deliver_one(&state, &hosts, &payloads, &fanout, job, per_host, retry_for)
+                            .await;
+                    fanout.settle(&host);
                     let _ = records.send(record);
                     drop(permit);
                 });
@@ -289,6 +390,7 @@ async fn deliver_one(
     state: &FedState,
     hosts: &Hosts,
     payloads: &Payloads,
+    fanout: &Fanout,
     job: Job,
     per_host: usize,
     retry_for: chrono::Duration,
@@ -305,7 +407,15 @@ async fn deliver_one(
     let Ok(_host_permit) = host_permits.acquire_owned().await else {
         return Outcome::Retry(job.id, state.app.now(), "shutting down".into());
     };
-    let outcome = send(state, &job.inbox, body, signer.as_deref()).await;
+    let outcome = send_in_fanout(
+        state,
+        fanout,
+        &job.host,
+        &job.inbox,
+        body,
+        signer.as_deref(),
+    )
+    .await;
     let now = state.app.now();
     match outcome {
         Attempt::Delivered => {

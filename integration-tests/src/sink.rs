@@ -32,6 +32,8 @@ struct Inner {
     received: Mutex<Vec<Received>>,
     status: AtomicU16,
     delay_ms: AtomicU64,
+    /// Connections accepted so far.
+    connections: Arc<AtomicU64>,
 }
 
 /// Handle to a running sink; cheap to clone.
@@ -58,11 +60,16 @@ impl Sink {
         let port = listener.local_addr()?.port();
         let inner = Arc::new(Inner::default());
         inner.status.store(202, Ordering::SeqCst);
+        let accepted = inner.connections.clone();
         let app = Router::new()
             .route("/{*path}", get(document).post(record))
             .with_state(inner.clone());
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            use axum::serve::ListenerExt;
+            let counted = listener.tap_io(move |_| {
+                accepted.fetch_add(1, Ordering::SeqCst);
+            });
+            let _ = axum::serve(counted, app).await;
         });
         Ok(Self { inner, port })
     }
@@ -108,6 +115,11 @@ impl Sink {
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .sum()
+    }
+
+    /// How many connections the sink has accepted.
+    pub fn connections(&self) -> u64 {
+        self.inner.connections.load(Ordering::SeqCst)
     }
 
     pub fn remove_document(&self, path: &str) {

@@ -202,3 +202,71 @@ async fn a_receiver_that_is_down_gets_the_activity_when_it_returns() {
     assert_eq!((refused.status, refused.attempts), (JobStatus::Failed, 1));
     assert_eq!(refused.last_error.as_deref(), Some("HTTP 410"));
 }
+
+/// Established TCP connections whose local end is `port` (the server side on loopback).
+fn open_connections(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            local_port == Some(port) && fields.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn personal_inboxes_on_one_host_share_connections_closed_after_the_fan_out() {
+    const PERSONAL: usize = 120;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let busy = Sink::start().await.expect("sink");
+    let mut singles = Vec::new();
+    for _ in 0..4 {
+        singles.push(Sink::start().await.expect("sink"));
+    }
+    let mut inboxes: Vec<String> = (0..PERSONAL)
+        .map(|i| busy.url(&format!("/users/u{i}/inbox")))
+        .collect();
+    inboxes.extend(singles.iter().map(|s| s.url("/inbox")));
+    let store = prepare(dir.path(), &inboxes).await;
+    let mut ports = vec![busy.port];
+    ports.extend(singles.iter().map(|s| s.port));
+    let mut env = queue_env(&ports);
+    env.retain(|(k, _)| *k != "RATHAUS_FEDERATION__PER_HOST_CONCURRENCY");
+    env.push(("RATHAUS_FEDERATION__PER_HOST_CONCURRENCY", "4".into()));
+    let mut rathaus = Rathaus::start(dir.path(), &["serve"], &as_env(&env)).expect("start");
+    rathaus.wait_ready().await.expect("ready");
+    rathaus
+        .command(&["announce", "Straßenfest am Samstag"])
+        .expect("announce");
+    eventually(Duration::from_secs(60), "every delivery", || async {
+        (count(&store, JobStatus::Done).await == inboxes.len() as i64).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", rathaus.log()));
+    let received = busy.received();
+    assert_eq!(received.len(), PERSONAL);
+    let connections = busy.connections();
+    assert!(
+        connections <= PERSONAL as u64 / 4,
+        "{connections} connections for {PERSONAL} deliveries to one host"
+    );
+    for s in &singles {
+        assert_eq!(s.received().len(), 1);
+    }
+    // After the fan-out no connection stays open.
+    eventually(
+        Duration::from_secs(10),
+        "the connections to close",
+        || async { (open_connections(busy.port) == 0).then_some(()) },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {} still open", open_connections(busy.port)));
+    eprintln!("{PERSONAL} deliveries to one host over {connections} connections");
+    rathaus.signal(Signal::SIGTERM).expect("stop");
+}
