@@ -980,16 +980,15 @@ async fn inbox(args: &[String]) -> Result<()> {
         .unwrap_or_else(|| rathaus.sqlite_url());
     let store = Store::connect(&store_url, 1).await?;
     // Everything answered is applied before the numbers count.
+    // (A binary from before the queue has no such table: it answered after applying.)
     eventually(
         Duration::from_secs(300),
         "the inbox queue to drain",
         || async {
-            (rathaus_shared::store::inbox::backlog(store.db())
-                .await
-                .ok()?
-                .0
-                == 0)
-                .then_some(())
+            match rathaus_shared::store::inbox::backlog(store.db()).await {
+                Ok((0, _)) | Err(_) => Some(()),
+                Ok(_) => None,
+            }
         },
     )
     .await?;
