@@ -300,6 +300,9 @@ async fn command_of(
                 // inboxes: keep the document as fetched from its id, not the embedded copy.
                 let fresh = senders::refetch_actor(state, &signer).await?;
                 remote::remember_actor(app, fresh).await?;
+                if let Some(key_id) = &signer.key_id {
+                    state.known_senders.forget(key_id);
+                }
                 remote::mark_handled(app, activity_id).await?;
                 return Ok(Step::Done("actor updated"));
             }

@@ -40,6 +40,42 @@ struct Attempt {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Attempt>>>;
 
+/// Senders whose stored key verified a request lately, per key id: the inbox's hot lookup,
+/// kept in memory so a flood costs no query per request. Only successes are kept, for
+/// [`KNOWN_FOR`]; a signature the kept key does not verify goes to the store (where another
+/// process may have stored a newer key) and on to a fetch, as without it.
+#[derive(Debug, Default)]
+pub struct KnownSenders {
+    keys: Mutex<HashMap<String, (RemoteActorData, DateTime<Utc>)>>,
+}
+
+/// How long a verified sender is kept in memory.
+const KNOWN_FOR: chrono::Duration = chrono::Duration::seconds(60);
+
+impl KnownSenders {
+    fn get(&self, key_id: &str, now: DateTime<Utc>) -> Option<RemoteActorData> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(key_id)
+            .filter(|(_, at)| now - *at < KNOWN_FOR)
+            .map(|(a, _)| a.clone())
+    }
+
+    fn keep(&self, key_id: &str, actor: &RemoteActorData, now: DateTime<Utc>) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= MAX_REMEMBERED && !keys.contains_key(key_id) {
+            keys.retain(|_, (_, at)| now - *at < KNOWN_FOR);
+        }
+        keys.insert(key_id.to_owned(), (actor.clone(), now));
+    }
+
+    pub fn forget(&self, key_id: &str) {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key_id);
+    }
+}
+
 /// Recent key fetches, per key id. Requests for the same key wait for one fetch in flight
 /// and then share its outcome for [`REFETCH_AFTER`].
 #[derive(Debug, Default)]
@@ -94,10 +130,21 @@ impl KeyFetches {
 pub async fn sender(state: &FedState, pending: &PendingSignature) -> Result<RemoteActorData> {
     let key_id = pending.key_id.as_str();
     let now = state.app.now();
+    if let Some(actor) = state.known_senders.get(key_id, now) {
+        if actor
+            .public_key_pem
+            .as_deref()
+            .is_some_and(|pem| pending.verify(pem).is_ok())
+        {
+            return Ok(actor);
+        }
+        state.known_senders.forget(key_id);
+    }
     if let Some(known) = remote::actor_with_key(&state.app, key_id).await?
         && let Some(pem) = &known.actor.public_key_pem
     {
         if pending.verify(pem).is_ok() {
+            state.known_senders.keep(key_id, &known.actor, now);
             return Ok(known.actor);
         }
         if now - known.fetched_at < REFETCH_AFTER {
@@ -122,6 +169,7 @@ pub async fn sender(state: &FedState, pending: &PendingSignature) -> Result<Remo
     pending
         .verify(pem)
         .map_err(|e| Error::Unauthorized(e.to_string()))?;
+    state.known_senders.keep(key_id, &actor, now);
     Ok(actor)
 }
 

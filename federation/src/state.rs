@@ -9,7 +9,7 @@ use rathaus_shared::services::bridge;
 use rathaus_shared::services::inbox::Intake;
 
 use crate::client::{Egress, HttpClient};
-use crate::senders::KeyFetches;
+use crate::senders::{KeyFetches, KnownSenders};
 use crate::signatures::Signer;
 
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub struct FedState {
     pub fetch_signer: Signer,
     /// Recent fetches of senders' keys, so strangers cannot make us fetch at will.
     pub key_fetches: Arc<KeyFetches>,
+    /// Senders whose key verified lately (the inbox's hot lookup).
+    pub known_senders: Arc<KnownSenders>,
     /// The inbox's durable queue: verified activities are applied through it.
     pub intake: Intake,
     /// Rendered public pages (see `pages::cache`).
@@ -51,6 +53,7 @@ impl FedState {
             fetch_signer: Signer::from_pem(&urls.instance_key_id(), &instance.private_key_pem)?,
             client,
             key_fetches: Arc::default(),
+            known_senders: Arc::default(),
             bridge_signers: Arc::default(),
             intake: Intake::start(app.clone()),
             pages: Arc::default(),

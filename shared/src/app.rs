@@ -34,6 +34,8 @@ pub struct App {
 pub struct PolicyState {
     compiled: RwLock<Arc<Policy>>,
     pub limits: RateLimits,
+    /// Fingerprints of stored texts, for the duplicate rule.
+    pub fingerprints: policy::FingerprintMemo,
 }
 
 /// The instance actor's row name; a `.` can never appear in a configured username.
@@ -67,6 +69,7 @@ impl App {
             policy: Arc::new(PolicyState {
                 compiled: RwLock::new(Arc::new(compiled)),
                 limits,
+                fingerprints: policy::FingerprintMemo::default(),
             }),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             clock: Clock::system(),

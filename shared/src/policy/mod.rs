@@ -188,6 +188,43 @@ pub fn fingerprint(text: &str) -> String {
     fold(text).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Fingerprints of stored texts, remembered by a hash of the text: each reply compares itself
+/// with its author's 20 latest texts, and folding them again each time cost more than the
+/// rest of the policy. A pure function's memo: nothing to invalidate.
+#[derive(Debug, Default)]
+pub struct FingerprintMemo {
+    known: std::sync::Mutex<std::collections::HashMap<u64, String>>,
+}
+
+/// Texts remembered at most; then the memo starts afresh.
+const MEMO_SIZE: usize = 50_000;
+
+impl FingerprintMemo {
+    /// The fingerprint of the stored `html` with its content `warning`, as the policy reads
+    /// them (`make` computes it the first time).
+    pub fn get(&self, html: &str, warning: Option<&str>, make: impl FnOnce() -> String) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (html, warning).hash(&mut h);
+        let key = h.finish();
+        if let Some(fp) = self
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return fp.clone();
+        }
+        let fp = make();
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= MEMO_SIZE {
+            known.clear();
+        }
+        known.insert(key, fp.clone());
+        fp
+    }
+}
+
 /// Rules ready to run: word lists in one Aho-Corasick automaton, regexes in one `RegexSet`.
 #[derive(Debug)]
 pub struct Policy {

@@ -118,6 +118,7 @@ async fn thread_of<C: ConnectionTrait>(
 /// The author's record for the policy. `except` is a comment whose own texts (current and
 /// earlier) are left out: an edit is no duplicate of the text it replaces.
 async fn history<C: ConnectionTrait>(
+    app: &App,
     db: &C,
     author_id: &str,
     domain: &str,
@@ -151,8 +152,10 @@ async fn history<C: ConnectionTrait>(
         recent: texts
             .filter(|(id, _, _)| Some(*id) != except)
             .map(|(_, html, warning)| {
-                let plain = markdown::to_plain_text(&html);
-                policy::fingerprint(&content::policy_text(warning.as_deref(), &plain))
+                app.policy.fingerprints.get(&html, warning.as_deref(), || {
+                    let plain = markdown::to_plain_text(&html);
+                    policy::fingerprint(&content::policy_text(warning.as_deref(), &plain))
+                })
             })
             .collect(),
         blocked_user: blocks::is_blocked(db, BlockKind::User, author_id).await?,
@@ -222,7 +225,7 @@ pub async fn submit_comment<C: ConnectionTrait + TransactionTrait>(
             reason: Some("Bitte um Prüfung / Request for review".into()),
         }
     } else {
-        let hist = history(db, &s.author_id, &s.author_domain, None).await?;
+        let hist = history(app, db, &s.author_id, &s.author_domain, None).await?;
         let input = CommentInput {
             text: &plain,
             author_id: &s.author_id,
@@ -765,7 +768,7 @@ pub async fn edit_comment<C: ConnectionTrait + TransactionTrait>(
         return Ok(Some(c));
     }
     let now = app.now();
-    let mut hist = history(db, &c.author_id, &c.author_domain, Some(c.id)).await?;
+    let mut hist = history(app, db, &c.author_id, &c.author_domain, Some(c.id)).await?;
     if c.status == CommentStatus::Published {
         hist.published = hist.published.saturating_sub(1);
     }
