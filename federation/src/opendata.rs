@@ -2,6 +2,7 @@
 //! its own name so that `csv-metadata.json` finds its tables by relative URL (CSV on the Web).
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -81,6 +82,9 @@ async fn file(
 ) -> Result<Response, Error> {
     let id = parse_id(&id)?;
     published(&state, id).await?;
+    if export::streamed_columns(&name).is_some() {
+        return streamed(&state, id, name).await;
+    }
     let export = export::consultation(&state.app, id).await?;
     let not_found = || Error::NotFound(format!("dataset {id} has no file {name}"));
     let (name, media) = export
@@ -89,7 +93,44 @@ async fn file(
         .find(|(n, _)| *n == name)
         .ok_or_else(not_found)?;
     let data = export.file(name)?.ok_or_else(not_found)?;
-    let mut response = (StatusCode::OK, data).into_response();
+    Ok(download(id, name, media, Body::from(data)))
+}
+
+/// A table that grows with the comments, streamed a page of comments at a time: a download
+/// holds one page in memory, however large the consultation.
+async fn streamed(state: &FedState, id: i64, name: String) -> Result<Response, Error> {
+    use futures_util::StreamExt;
+    let header = export::stream_header(&name)?;
+    let app = state.app.clone();
+    let file = name.clone();
+    // `None`: the last page was sent (or failed).
+    let pages = futures_util::stream::unfold(Some(None), move |cursor| {
+        let (app, file) = (app.clone(), file.clone());
+        async move {
+            let after = cursor?;
+            match export::stream_page(&app, id, &file, after).await {
+                Ok(Some((rows, next))) => Some((Ok(Bytes::from(rows)), Some(next))),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::error!(error = %e, dataset = id, "streaming an export failed");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
+            }
+        }
+    });
+    let body =
+        futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(header))]).chain(pages);
+    Ok(download(
+        id,
+        &name,
+        "text/csv; charset=utf-8",
+        Body::from_stream(body),
+    ))
+}
+
+/// A file of dataset `id` with our headers.
+fn download(id: i64, name: &str, media: &'static str, body: Body) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"beteiligung-{id}-{name}\"")) {
@@ -101,5 +142,5 @@ async fn file(
         HeaderValue::from_static("*"),
     );
     pages::security_headers(headers);
-    Ok(response)
+    response
 }

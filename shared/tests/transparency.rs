@@ -337,3 +337,55 @@ async fn retention_pseudonymises_authors_of_ended_consultations() {
     })
     .await;
 }
+
+/// The tables that grow with the comments are streamed page by page: put together, the pages
+/// are the same file as the whole export's table, across page boundaries.
+#[tokio::test]
+async fn streamed_tables_are_the_whole_export_page_by_page() {
+    for_each_store(|store| async move {
+        let app = App::with_store(default_config(), store).await.expect("app");
+        let (id, note) = consultation(&app).await;
+        let mut first = None;
+        for n in 0..1_100u32 {
+            let mut s = reply(
+                n,
+                &format!("p{}", n % 40),
+                &format!("Idee {n}: =SUMME(A1)"),
+                &note,
+            );
+            s.privileged = true;
+            let c = stored(&app, s).await;
+            first.get_or_insert(c);
+        }
+        comments::answer(&app, first.expect("a comment"), "Danke!", "presse")
+            .await
+            .expect("answer");
+        let whole = export::consultation(&app, id).await.expect("export");
+        for file in ["comments.csv", "answers.csv", "moderation-log.csv"] {
+            let mut streamed = export::stream_header(file).expect("header");
+            let mut after = None;
+            let mut pages = 0;
+            while let Some((rows, next)) = export::stream_page(&app, id, file, after)
+                .await
+                .expect("page")
+            {
+                streamed.extend(rows);
+                after = next;
+                pages += 1;
+            }
+            assert_eq!(pages, 3, "{file}: 1,100 comments in pages of 500");
+            let expected = whole.file(file).expect("file").expect("exists");
+            assert_eq!(
+                String::from_utf8(streamed).expect("utf-8"),
+                String::from_utf8(expected).expect("utf-8"),
+                "{file}"
+            );
+        }
+        assert!(
+            export::stream_page(&app, id, "consultation.json", None)
+                .await
+                .is_err()
+        );
+    })
+    .await;
+}

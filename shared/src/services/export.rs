@@ -390,44 +390,106 @@ pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
 /// Every CSV the project writes goes through here: header first, every cell neutralised and
 /// quoted (RFC 4180).
 pub fn csv_string(header: &[&str], rows: Vec<Vec<String>>) -> Result<String> {
+    let bytes = csv_bytes(Some(header), &rows)?;
+    String::from_utf8(bytes).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// Rows as CSV (with the header row if given): the one writer.
+fn csv_bytes(header: Option<&[&str]>, rows: &[Vec<String>]) -> Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Always)
         .from_writer(Vec::new());
-    w.write_record(header)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+    if let Some(header) = header {
+        w.write_record(header)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+    }
     for row in rows {
         w.write_record(row.iter().map(|cell| csv_cell(cell).into_owned()))
             .map_err(|e| Error::Invalid(e.to_string()))?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| Error::Invalid(e.to_string()))
+    w.into_inner().map_err(|e| Error::Invalid(e.to_string()))
 }
 
-pub async fn consultation(app: &App, id: i64) -> Result<Export> {
-    let db = app.store.db();
-    let view = announcements::get_announcement(db, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
-    let salt = state::pseudonym_salt(db).await?;
-    let urls = app.urls();
-    let rows = comments::list_comments(
-        db,
-        &CommentFilter {
-            announcement_id: Some(id),
-            ..Default::default()
-        },
-    )
-    .await?;
-    let a = &view.announcement;
+/// Comments per page of a streamed download.
+const STREAM_PAGE: u64 = 500;
 
-    let mut comment_items = Vec::new();
-    let mut comment_rows = Vec::new();
-    let mut answer_items = Vec::new();
-    let mut answer_rows = Vec::new();
-    let mut log_items = Vec::new();
-    let mut log_rows = Vec::new();
+/// Where a streamed download stands: after this comment (its time and id), oldest first.
+pub type StreamCursor = Option<(DateTime<Utc>, i64)>;
+
+/// The tables that grow with the comments: they are streamed page by page, so a download of a
+/// large consultation holds one page in memory, not the whole table.
+pub fn streamed_columns(file: &str) -> Option<&'static [Column]> {
+    match file {
+        "comments.csv" => Some(COMMENT_COLUMNS),
+        "answers.csv" => Some(ANSWER_COLUMNS),
+        "moderation-log.csv" => Some(LOG_COLUMNS),
+        _ => None,
+    }
+}
+
+/// The header row of a streamed table.
+pub fn stream_header(file: &str) -> Result<Vec<u8>> {
+    let columns = streamed_columns(file)
+        .ok_or_else(|| Error::NotFound(format!("no streamed table {file}")))?;
+    let header: Vec<&str> = columns.iter().map(|c| c.name).collect();
+    csv_bytes(Some(&header), &[])
+}
+
+/// The next page of streamed table `file` of consultation `id` after `after`: its CSV rows
+/// (as in [`consultation`]'s table) and where the next page starts; `None` at the end.
+pub async fn stream_page(
+    app: &App,
+    id: i64,
+    file: &str,
+    after: StreamCursor,
+) -> Result<Option<(Vec<u8>, StreamCursor)>> {
+    if streamed_columns(file).is_none() {
+        return Err(Error::NotFound(format!("no streamed table {file}")));
+    }
+    let db = app.store.db();
+    let page = comments::exported_after(db, id, after, STREAM_PAGE).await?;
+    let Some(last) = page.last() else {
+        return Ok(None);
+    };
+    let next = Some((last.created_at, last.id));
+    let salt = state::pseudonym_salt(db).await?;
+    let rows = page_rows(db, &salt, &app.urls(), &page).await?;
+    let table = match file {
+        "comments.csv" => rows.comment_rows,
+        "answers.csv" => rows.answer_rows,
+        _ => rows.log_rows,
+    };
+    Ok(Some((csv_bytes(None, &table)?, next)))
+}
+
+/// The rows of every table (and the JSON items) for one page of a consultation's comments.
+#[derive(Debug, Default)]
+struct Rows {
+    comment_items: Vec<PublicComment>,
+    comment_rows: Vec<Vec<String>>,
+    answer_items: Vec<Value>,
+    answer_rows: Vec<Vec<String>>,
+    log_items: Vec<Value>,
+    log_rows: Vec<Vec<String>>,
+}
+
+async fn page_rows<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    salt: &str,
+    urls: &crate::apub::Urls,
+    page: &[comment::Model],
+) -> Result<Rows> {
+    let mut out = Rows::default();
+    let Rows {
+        comment_items,
+        comment_rows,
+        answer_items,
+        answer_rows,
+        log_items,
+        log_rows,
+    } = &mut out;
     // Two queries for all comments' answers and log steps, not two per comment.
-    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    let ids: Vec<i64> = page.iter().map(|c| c.id).collect();
     let mut answers_of: std::collections::HashMap<i64, Vec<_>> = Default::default();
     for answer in comments::answers_for_comments(db, &ids).await? {
         answers_of
@@ -441,7 +503,7 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
             actions_of.entry(id).or_default().push(action);
         }
     }
-    for c in &rows {
+    for c in page {
         let text = (c.status == CommentStatus::Published)
             .then(|| c.content.as_deref().map(markdown::to_plain_text))
             .flatten();
@@ -508,6 +570,34 @@ pub async fn consultation(app: &App, id: i64) -> Result<Export> {
             ]);
         }
     }
+    Ok(out)
+}
+
+pub async fn consultation(app: &App, id: i64) -> Result<Export> {
+    let db = app.store.db();
+    let view = announcements::get_announcement(db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
+    let salt = state::pseudonym_salt(db).await?;
+    let urls = app.urls();
+    let rows = comments::list_comments(
+        db,
+        &CommentFilter {
+            announcement_id: Some(id),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let a = &view.announcement;
+
+    let Rows {
+        comment_items,
+        comment_rows,
+        answer_items,
+        answer_rows,
+        log_items,
+        log_rows,
+    } = page_rows(db, &salt, &urls, &rows).await?;
     let count = |s: CommentStatus| rows.iter().filter(|c| c.status == s && !c.late).count();
     let (likes, boosts) = crate::store::inbox::reach_of(app.store.db(), a.id).await?;
     let statistics = [

@@ -219,6 +219,35 @@ pub async fn list_comments<C: ConnectionTrait>(
         .await?)
 }
 
+/// A page of an announcement's comments as the export lists them (all but private ones),
+/// oldest first (`created_at`, then id), after the comment `after` names.
+pub async fn exported_after<C: ConnectionTrait>(
+    db: &C,
+    announcement_id: i64,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: u64,
+) -> Result<Vec<comment::Model>> {
+    use sea_orm::Condition;
+    let mut query = comment::Entity::find()
+        .filter(comment::Column::AnnouncementId.eq(announcement_id))
+        .filter(comment::Column::Status.ne(CommentStatus::Private));
+    if let Some((at, id)) = after {
+        query = query.filter(
+            Condition::any().add(comment::Column::CreatedAt.gt(at)).add(
+                Condition::all()
+                    .add(comment::Column::CreatedAt.eq(at))
+                    .add(comment::Column::Id.gt(id)),
+            ),
+        );
+    }
+    Ok(query
+        .order_by_asc(comment::Column::CreatedAt)
+        .order_by_asc(comment::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
 /// A moderation decision: new status with the rule and reason behind it.
 pub async fn set_comment_status<C: ConnectionTrait>(
     db: &C,
