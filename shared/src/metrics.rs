@@ -29,6 +29,7 @@ pub struct Metrics {
     queue_jobs: Family<Labels, Gauge>,
     queue_oldest_seconds: Gauge<f64, AtomicU64>,
     comments: Family<Labels, Gauge>,
+    inbox_queue: Family<Labels, Gauge>,
     matrix_leader: Gauge,
     matrix_sync_lag_seconds: Gauge<f64, AtomicU64>,
     last_matrix_sync: Mutex<Option<Instant>>,
@@ -79,6 +80,12 @@ impl Metrics {
             "Comments in the store by status",
             comments.clone(),
         );
+        let inbox_queue = Family::<Labels, Gauge>::default();
+        registry.register(
+            "inbox_queue_activities",
+            "Verified inbound activities waiting to be applied (state waiting), and those that failed too often (state stuck, see OPERATIONS.md)",
+            inbox_queue.clone(),
+        );
         let matrix_leader = Gauge::default();
         registry.register(
             "matrix_sync_leader",
@@ -99,6 +106,7 @@ impl Metrics {
             queue_jobs,
             queue_oldest_seconds,
             comments,
+            inbox_queue,
             matrix_leader,
             matrix_sync_lag_seconds,
             last_matrix_sync: Mutex::new(None),
@@ -180,6 +188,12 @@ impl Metrics {
             self.comments
                 .get_or_create(&vec![("status", status.as_str().to_owned())])
                 .set(n);
+        }
+        let (waiting, stuck) = crate::store::inbox::backlog(db).await?;
+        for (state, n) in [("waiting", waiting), ("stuck", stuck)] {
+            self.inbox_queue
+                .get_or_create(&vec![("state", state.to_owned())])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         let lag = self
             .last_matrix_sync

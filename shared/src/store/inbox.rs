@@ -12,7 +12,8 @@ use sea_orm::{
 use crate::entities::{inbound_activity, inbox_queue, reaction};
 use crate::error::Result;
 
-/// After this many failed attempts a row is left for an operator (`rathaus inbox`).
+/// After this many failed attempts a row is left for an operator (the `stuck` gauge of
+/// `rathaus_inbox_queue_activities`; OPERATIONS.md says what to do).
 pub const MAX_ATTEMPTS: i32 = 5;
 
 /// Appends commands (activity id, command JSON) in one statement. Returns each one's row id,
