@@ -62,6 +62,40 @@ pub enum SubmitOutcome {
     NotForUs,
 }
 
+/// What a batch of submissions shares, read once per batch: the inbox applies many replies
+/// in one transaction, nearly all to the same announcement, and every query is a round trip.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    announcements: std::collections::HashMap<i64, Option<announcements::AnnouncementView>>,
+    blocked_domains: Option<Vec<String>>,
+}
+
+impl Lookups {
+    async fn announcement<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        id: i64,
+    ) -> Result<Option<announcements::AnnouncementView>> {
+        if let Some(view) = self.announcements.get(&id) {
+            return Ok(view.clone());
+        }
+        let view = announcements::get_announcement(db, id).await?;
+        self.announcements.insert(id, view.clone());
+        Ok(view)
+    }
+
+    async fn domain_blocked<C: ConnectionTrait>(&mut self, db: &C, domain: &str) -> Result<bool> {
+        if self.blocked_domains.is_none() {
+            self.blocked_domains = Some(blocks::blocked_domains(db).await?);
+        }
+        Ok(self
+            .blocked_domains
+            .iter()
+            .flatten()
+            .any(|d| crate::domains::covers(d, domain)))
+    }
+}
+
 /// Where a reply belongs.
 struct Thread {
     announcement_id: i64,
@@ -73,17 +107,16 @@ struct Thread {
 async fn thread_of<C: ConnectionTrait>(
     app: &App,
     db: &C,
+    lookups: &mut Lookups,
     in_reply_to: &str,
 ) -> Result<Option<Thread>> {
     let urls = app.urls();
     if let Some(id) = urls.announcement_id(in_reply_to) {
-        return Ok(announcements::get_announcement(db, id)
-            .await?
-            .map(|_| Thread {
-                announcement_id: id,
-                parent: None,
-                appeal: false,
-            }));
+        return Ok(lookups.announcement(db, id).await?.map(|_| Thread {
+            announcement_id: id,
+            parent: None,
+            appeal: false,
+        }));
     }
     if let Some(parent) = comments::comment_by_origin(db, in_reply_to).await? {
         return Ok(Some(Thread {
@@ -120,6 +153,7 @@ async fn thread_of<C: ConnectionTrait>(
 async fn history<C: ConnectionTrait>(
     app: &App,
     db: &C,
+    lookups: &mut Lookups,
     author_id: &str,
     domain: &str,
     except: Option<i64>,
@@ -159,7 +193,7 @@ async fn history<C: ConnectionTrait>(
             })
             .collect(),
         blocked_user: blocks::is_blocked(db, BlockKind::User, author_id).await?,
-        blocked_domain: blocks::is_blocked(db, BlockKind::Domain, domain).await?,
+        blocked_domain: lookups.domain_blocked(db, domain).await?,
     })
 }
 
@@ -191,14 +225,25 @@ pub async fn submit_comment<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     s: Submission,
 ) -> Result<SubmitOutcome> {
-    let Some(thread) = thread_of(app, db, &s.in_reply_to).await? else {
+    submit_in(app, db, &mut Lookups::default(), s).await
+}
+
+/// [`submit_comment`] with the reads a batch shares.
+pub async fn submit_in<C: ConnectionTrait + TransactionTrait>(
+    app: &App,
+    db: &C,
+    lookups: &mut Lookups,
+    s: Submission,
+) -> Result<SubmitOutcome> {
+    let Some(thread) = thread_of(app, db, lookups, &s.in_reply_to).await? else {
         return Ok(SubmitOutcome::NotForUs);
     };
     let now = app.now();
     if let Some(existing) = comments::comment_by_origin(db, &s.origin_id).await? {
         return Ok(SubmitOutcome::Duplicate(existing));
     }
-    let view = announcements::get_announcement(db, thread.announcement_id)
+    let view = lookups
+        .announcement(db, thread.announcement_id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("announcement {}", thread.announcement_id)))?;
     if view.announcement.retracted_at.is_some() {
@@ -225,7 +270,7 @@ pub async fn submit_comment<C: ConnectionTrait + TransactionTrait>(
             reason: Some("Bitte um Prüfung / Request for review".into()),
         }
     } else {
-        let hist = history(app, db, &s.author_id, &s.author_domain, None).await?;
+        let hist = history(app, db, lookups, &s.author_id, &s.author_domain, None).await?;
         let input = CommentInput {
             text: &plain,
             author_id: &s.author_id,
@@ -768,7 +813,15 @@ pub async fn edit_comment<C: ConnectionTrait + TransactionTrait>(
         return Ok(Some(c));
     }
     let now = app.now();
-    let mut hist = history(app, db, &c.author_id, &c.author_domain, Some(c.id)).await?;
+    let mut hist = history(
+        app,
+        db,
+        &mut Lookups::default(),
+        &c.author_id,
+        &c.author_domain,
+        Some(c.id),
+    )
+    .await?;
     if c.status == CommentStatus::Published {
         hist.published = hist.published.saturating_sub(1);
     }

@@ -285,13 +285,14 @@ async fn apply_batch(app: &App, ids: &[i64]) -> Result<Vec<(i64, Applied)>> {
     let names: Vec<&str> = rows.iter().map(|r| r.activity_id.as_str()).collect();
     let seen = inbox::handled_among(&txn, &names).await?;
     let mut done = Vec::with_capacity(rows.len());
+    let mut lookups = comments::Lookups::default();
     for row in &rows {
         if seen.contains(&row.activity_id) {
             done.push((row.id, Ok("duplicate")));
             continue;
         }
         let result = match serde_json::from_str::<Inbound>(&row.command) {
-            Ok(command) => execute(app, &txn, command).await,
+            Ok(command) => execute(app, &txn, &mut lookups, command).await,
             Err(e) => Err(Error::Corrupt(format!("inbox row {}: {e}", row.id))),
         };
         match result {
@@ -313,18 +314,18 @@ async fn apply_batch(app: &App, ids: &[i64]) -> Result<Vec<(i64, Applied)>> {
 }
 
 /// Runs one command inside the batch's transaction. Returns a short word for the log.
-async fn execute<C>(app: &App, db: &C, command: Inbound) -> Applied
+async fn execute<C>(app: &App, db: &C, lookups: &mut comments::Lookups, command: Inbound) -> Applied
 where
     C: sea_orm::ConnectionTrait + sea_orm::TransactionTrait,
 {
     match command {
-        Inbound::Reply(submission) => {
-            Ok(match comments::submit_comment(app, db, submission).await? {
+        Inbound::Reply(submission) => Ok(
+            match comments::submit_in(app, db, lookups, submission).await? {
                 SubmitOutcome::Stored(_) => "comment stored",
                 SubmitOutcome::Duplicate(_) => "duplicate comment",
                 SubmitOutcome::NotForUs => "ignored: not a reply to us",
-            })
-        }
+            },
+        ),
         Inbound::Edit {
             origin_id,
             author_id,

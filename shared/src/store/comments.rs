@@ -74,15 +74,16 @@ pub async fn insert_comment<C: ConnectionTrait>(
         deleted_at: Set(None),
     })
     .on_conflict_do_nothing_on([comment::Column::OriginId])
-    .exec_without_returning(db)
+    .exec_with_returning(db)
     .await?;
-    let row = comment_by_origin(db, &origin)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("comment {origin} after insert")))?;
-    Ok(match res {
-        sea_orm::TryInsertResult::Inserted(n) if n > 0 => Inserted::New(row),
-        _ => Inserted::Existing(row),
-    })
+    match res {
+        sea_orm::TryInsertResult::Inserted(row) => Ok(Inserted::New(row)),
+        _ => Ok(Inserted::Existing(
+            comment_by_origin(db, &origin)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("comment {origin} after insert")))?,
+        )),
+    }
 }
 
 pub async fn get_comment<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<comment::Model>> {
