@@ -389,3 +389,73 @@ async fn streamed_tables_are_the_whole_export_page_by_page() {
     })
     .await;
 }
+
+/// A page of the announcement loads only its own threads, and the pages together are the
+/// whole conversation: replies stay with their thread, a reply to an unpublished comment
+/// stands on its own, nothing is lost or shown twice.
+#[tokio::test]
+async fn pages_of_threads_are_the_whole_conversation() {
+    for_each_store(|store| async move {
+        let app = App::with_store(default_config(), store).await.expect("app");
+        let (id, note) = consultation(&app).await;
+        let mut roots = Vec::new();
+        for n in 0..120u32 {
+            let mut s = reply(n, &format!("p{}", n % 30), &format!("Idee {n}"), &note);
+            s.privileged = true;
+            roots.push(stored(&app, s).await);
+        }
+        // Replies to some roots, and a reply to a reply.
+        for (k, n) in (1000..1012u32).enumerate() {
+            let parent = format!("https://town.example/notes/{}", k * 10);
+            let mut s = reply(n, "antwort", &format!("Antwort {n}"), &parent);
+            s.privileged = true;
+            stored(&app, s).await;
+        }
+        let mut s = reply(
+            2000,
+            "antwort",
+            "Antwort auf Antwort",
+            "https://town.example/notes/1000",
+        );
+        s.privileged = true;
+        stored(&app, s).await;
+        let whole = transparency::announcement_page(&app, id)
+            .await
+            .expect("whole");
+        assert_eq!(whole.threads.len(), 120);
+        fn ids(t: &transparency::Thread, out: &mut Vec<i64>) {
+            out.push(t.comment.id);
+            for r in &t.replies {
+                ids(r, out);
+            }
+        }
+        let mut seen = Vec::new();
+        for page in 1..=3 {
+            let p = transparency::announcement_page_at(&app, id, page)
+                .await
+                .expect("page");
+            assert_eq!((p.page, p.pages), (page, 3));
+            let expected: Vec<_> = whole
+                .threads
+                .iter()
+                .skip((page as usize - 1) * 50)
+                .take(50)
+                .collect();
+            assert_eq!(p.threads.len(), expected.len());
+            for (got, want) in p.threads.iter().zip(expected) {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                ids(got, &mut a);
+                ids(want, &mut b);
+                assert_eq!(a, b, "page {page}");
+                seen.extend(a);
+            }
+        }
+        assert_eq!(seen.len(), 133, "every comment once");
+        // Out of range: the last page.
+        let last = transparency::announcement_page_at(&app, id, 99)
+            .await
+            .expect("page");
+        assert_eq!(last.page, 3);
+    })
+    .await;
+}

@@ -319,8 +319,8 @@ pub async fn announcement(state: &FedState, viewer: &Viewer, id: i64) -> Respons
 }
 
 async fn render_announcement(state: &FedState, viewer: &Viewer, id: i64) -> Response {
-    let page = match transparency::announcement_page(&state.app, id).await {
-        Ok(p) => p.paged(viewer.page),
+    let page = match transparency::announcement_page_at(&state.app, id, viewer.page).await {
+        Ok(p) => p,
         Err(e) => return viewer.error(state, e.into()),
     };
     let frame = viewer.frame(state);

@@ -164,26 +164,61 @@ pub struct AnnouncementPage {
 /// Conversations (a comment with all replies to it) per page of an announcement.
 pub const THREADS_PER_PAGE: u64 = 50;
 
-impl AnnouncementPage {
-    /// Page `page` (from 1, kept within range) of the threads, oldest first: a thread is never
-    /// split across pages.
-    pub fn paged(mut self, page: u64) -> Self {
-        let total = self.threads.len() as u64;
-        self.pages = total.div_ceil(THREADS_PER_PAGE).max(1);
-        self.page = page.clamp(1, self.pages);
-        let skip = usize::try_from((self.page - 1) * THREADS_PER_PAGE).unwrap_or(usize::MAX);
-        self.threads = std::mem::take(&mut self.threads)
-            .into_iter()
-            .skip(skip)
-            .take(THREADS_PER_PAGE as usize)
-            .collect();
-        self
-    }
-}
-
 /// What the public pages show, as a short fingerprint (see `store::state::content_version`).
 pub async fn content_version(app: &App) -> Result<String> {
     crate::store::state::content_version(app.store.db()).await
+}
+
+/// Page `page` (from 1, kept within range) of an announcement with its threads, oldest first,
+/// [`THREADS_PER_PAGE`] a page; a thread is never split across pages. Only the page's
+/// comments are loaded: finding the threads needs ids and parents alone.
+pub async fn announcement_page_at(app: &App, id: i64, page: u64) -> Result<AnnouncementPage> {
+    let db = app.store.db();
+    let view = announcements::get_announcement(db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("announcement {id}")))?;
+    let facts = comments::comment_facts(db, Some(id)).await?;
+    let skeleton = comments::published_skeleton(db, id).await?;
+    let (wanted, page, pages) = page_of_threads(&skeleton, page);
+    let published = comments::comments_by_ids(db, &wanted).await?;
+    let answers = comments::answers_for_comments(db, &wanted).await?;
+    Ok(AnnouncementPage {
+        view,
+        threads: threads(published, answers),
+        counts: Counts::of(&facts),
+        page,
+        pages,
+    })
+}
+
+/// The comment ids of page `page` of the threads that `skeleton` (id, parent; oldest first)
+/// forms, as [`threads`] builds them, with the page kept in range and the number of pages.
+pub fn page_of_threads(skeleton: &[(i64, Option<i64>)], page: u64) -> (Vec<i64>, u64, u64) {
+    let known: std::collections::HashSet<i64> = skeleton.iter().map(|(id, _)| *id).collect();
+    let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut roots = Vec::new();
+    for &(id, parent) in skeleton {
+        match parent {
+            Some(p) if known.contains(&p) && p != id => children.entry(p).or_default().push(id),
+            _ => roots.push(id),
+        }
+    }
+    let pages = (roots.len() as u64).div_ceil(THREADS_PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let skip = usize::try_from((page - 1) * THREADS_PER_PAGE).unwrap_or(usize::MAX);
+    let mut wanted = Vec::new();
+    let mut todo: Vec<i64> = roots
+        .into_iter()
+        .skip(skip)
+        .take(THREADS_PER_PAGE as usize)
+        .collect();
+    while let Some(id) = todo.pop() {
+        wanted.push(id);
+        if let Some(c) = children.remove(&id) {
+            todo.extend(c);
+        }
+    }
+    (wanted, page, pages)
 }
 
 pub async fn announcement_page(app: &App, id: i64) -> Result<AnnouncementPage> {

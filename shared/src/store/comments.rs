@@ -472,6 +472,41 @@ pub struct CommentFacts {
 }
 
 /// Facts of every comment, or of one announcement's.
+/// The published comments of an announcement as (id, parent), oldest first: enough to find
+/// the threads of one page without loading every text.
+pub async fn published_skeleton<C: ConnectionTrait>(
+    db: &C,
+    announcement_id: i64,
+) -> Result<Vec<(i64, Option<i64>)>> {
+    Ok(comment::Entity::find()
+        .select_only()
+        .column(comment::Column::Id)
+        .column(comment::Column::ParentCommentId)
+        .filter(comment::Column::AnnouncementId.eq(announcement_id))
+        .filter(comment::Column::Status.eq(CommentStatus::Published))
+        .order_by_asc(comment::Column::CreatedAt)
+        .order_by_asc(comment::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// These comments, oldest first.
+pub async fn comments_by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> Result<Vec<comment::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(comment::Entity::find()
+        .filter(comment::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(comment::Column::CreatedAt)
+        .order_by_asc(comment::Column::Id)
+        .all(db)
+        .await?)
+}
+
 pub async fn comment_facts<C: ConnectionTrait>(
     db: &C,
     announcement_id: Option<i64>,
