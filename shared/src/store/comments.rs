@@ -75,9 +75,18 @@ pub async fn insert_comment<C: ConnectionTrait>(
     })
     .on_conflict_do_nothing_on([comment::Column::OriginId])
     .exec_with_returning(db)
-    .await?;
+    .await;
     match res {
-        sea_orm::TryInsertResult::Inserted(row) => Ok(Inserted::New(row)),
+        Ok(sea_orm::TryInsertResult::Inserted(row)) => Ok(Inserted::New(row)),
+        // A conflict returns no row (PostgreSQL reports that as not found).
+        Err(e)
+            if !matches!(
+                e,
+                sea_orm::DbErr::RecordNotFound(_) | sea_orm::DbErr::RecordNotInserted
+            ) =>
+        {
+            Err(e.into())
+        }
         _ => Ok(Inserted::Existing(
             comment_by_origin(db, &origin)
                 .await?
