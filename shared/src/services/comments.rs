@@ -15,7 +15,7 @@ use super::content::{self, Warning};
 use super::enqueue_activity;
 use crate::app::App;
 use crate::apub::{self, Addressee};
-use crate::entities::{ActionKind, BlockKind, CommentStatus, Network, comment, official_answer};
+use crate::entities::{ActionKind, CommentStatus, Network, comment, official_answer};
 use crate::error::{Error, Result};
 use crate::markdown;
 use crate::policy::{self, AuthorHistory, CommentInput, Decision, Outcome};
@@ -68,9 +68,20 @@ pub enum SubmitOutcome {
 pub struct Lookups {
     announcements: std::collections::HashMap<i64, Option<announcements::AnnouncementView>>,
     blocked_domains: Option<Vec<String>>,
+    blocked_users: Option<std::collections::HashSet<String>>,
 }
 
 impl Lookups {
+    async fn user_blocked<C: ConnectionTrait>(&mut self, db: &C, user: &str) -> Result<bool> {
+        if self.blocked_users.is_none() {
+            self.blocked_users = Some(blocks::blocked_users(db).await?);
+        }
+        Ok(self
+            .blocked_users
+            .as_ref()
+            .is_some_and(|b| b.contains(user.trim())))
+    }
+
     async fn announcement<C: ConnectionTrait>(
         &mut self,
         db: &C,
@@ -192,7 +203,7 @@ async fn history<C: ConnectionTrait>(
                 })
             })
             .collect(),
-        blocked_user: blocks::is_blocked(db, BlockKind::User, author_id).await?,
+        blocked_user: lookups.user_blocked(db, author_id).await?,
         blocked_domain: lookups.domain_blocked(db, domain).await?,
     })
 }

@@ -85,6 +85,21 @@ pub async fn is_blocked<C: ConnectionTrait>(db: &C, kind: BlockKind, target: &st
         > 0)
 }
 
+/// Every blocked user (a short list: it is read whole).
+pub async fn blocked_users<C: ConnectionTrait>(
+    db: &C,
+) -> Result<std::collections::HashSet<String>> {
+    Ok(block::Entity::find()
+        .select_only()
+        .column(block::Column::Target)
+        .filter(block::Column::Kind.eq(BlockKind::User))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Every blocked domain (a short list: it is read whole).
 pub async fn blocked_domains<C: ConnectionTrait>(db: &C) -> Result<Vec<String>> {
     Ok(block::Entity::find()
