@@ -188,7 +188,10 @@ async fn record_outcomes(state: FedState, mut rx: mpsc::UnboundedReceiver<Outcom
 /// personal inboxes in one fan-out gets them over one connection (per permit), closed when its
 /// last delivery is done. A host with one (a shared inbox) keeps `post_once`.
 #[derive(Debug, Clone, Default)]
-struct Fanout(Arc<Mutex<HashMap<String, (usize, Vec<Kept>)>>>);
+struct Fanout(Arc<Mutex<HashMap<String, HostFanout>>>);
+
+/// Deliveries to one host claimed and not yet over, and its idle kept connections.
+type HostFanout = (usize, Vec<Kept>);
 
 impl Fanout {
     fn claimed(&self, host: &str) {

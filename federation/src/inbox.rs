@@ -213,7 +213,7 @@ async fn handle_inbox(state: &FedState, request: Request) -> Result<(StatusCode,
             tracing::info!(kind = %kind, result, "inbox activity handled");
             return Ok(accepted(result));
         }
-        Step::Queue(command) => command,
+        Step::Queue(command) => *command,
     };
     let wait = Duration::from_millis(app.config.federation.inbox_apply_wait_ms);
     let result = match state.intake.submit(&activity_id, &command, wait).await? {
@@ -229,7 +229,7 @@ enum Step {
     /// Nothing to keep (ignored kinds), or done already (an actor's update).
     Done(&'static str),
     /// Queued durably, then applied by `shared`'s inbox writer in order with the rest.
-    Queue(Inbound),
+    Queue(Box<Inbound>),
 }
 
 /// Reads a verified activity into the command the services apply. Checks that need no store
@@ -340,7 +340,7 @@ async fn command_of(
             return Ok(Step::Done("ignored activity type"));
         }
     };
-    Ok(Step::Queue(command))
+    Ok(Step::Queue(Box::new(command)))
 }
 
 /// A Like or boost: counted when it names an announcement of ours (checked when applied).

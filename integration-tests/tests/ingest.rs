@@ -170,7 +170,7 @@ async fn assert_applied_once(store: &Store, accepted: &[String], log: &str) {
     for id in accepted {
         assert!(
             distinct.contains(id.as_str()),
-            "{id} was answered 202 but is lost"
+            "{id} was answered 202 but is lost: {log}"
         );
     }
     let log = moderation::list_actions(store.db(), None, 100_000)
@@ -302,16 +302,14 @@ async fn likes_and_boosts_are_counted_and_pages_revalidate_and_page() {
             .find(|r| r.contains("href=\"/announcements/1\""))
             .unwrap_or_default()
             .to_owned();
-        row.matches("class=\"num\">")
-            .count()
-            .eq(&2)
-            .then(|| {
-                row.split("class=\"num\">")
-                    .skip(1)
-                    .map(|c| c.split('<').next().unwrap_or_default().to_owned())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
+        if row.matches("class=\"num\">").count() == 2 {
+            row.split("class=\"num\">")
+                .skip(1)
+                .map(|c| c.split('<').next().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        } else {
+            Vec::new()
+        }
     };
     let (_, _, stats) = get(&w.rathaus.url("/statistics"), &[]).await;
     assert!(stats.contains("Reichweite"), "{stats}");

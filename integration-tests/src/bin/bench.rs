@@ -768,7 +768,7 @@ async fn open_loop(requests: Vec<SignedRequest>, url: &url::Url, rate: f64) -> R
             run.latencies.push(latency);
         }
     }
-    run.wall = started.elapsed().into();
+    run.wall = started.elapsed();
     run
 }
 

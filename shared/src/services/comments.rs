@@ -406,7 +406,7 @@ const PRIVATE_REPLY_NOTICE: &str = "<p>Ihre Antwort war nicht öffentlich adress
 /// A direct or followers-only reply: kept as `Private` (never public, never counted, never
 /// logged in the public moderation log, no moderator can publish it), and its author is told
 /// that only public replies count.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 async fn keep_private<C: ConnectionTrait + TransactionTrait>(
     app: &App,
     db: &C,

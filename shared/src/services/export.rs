@@ -514,7 +514,7 @@ async fn page_rows<C: sea_orm::ConnectionTrait>(
         // Only published comments carry a pseudonym: on the others it would link a person's
         // held, rejected or deleted comments to their public ones.
         let author = if c.status == CommentStatus::Published {
-            pseudonym(&salt, &c.author_id)
+            pseudonym(salt, &c.author_id)
         } else {
             String::new()
         };

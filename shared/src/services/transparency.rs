@@ -353,7 +353,7 @@ pub async fn statistics(app: &App) -> Result<Statistics> {
     s.actions_by_rule = by_rule;
     let mut reach: Vec<(i64, (u64, u64))> =
         crate::store::inbox::reach(db).await?.into_iter().collect();
-    reach.sort_by(|a, b| b.0.cmp(&a.0));
+    reach.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (id, (likes, boosts)) in reach {
         if let Some(view) = announcements::get_announcement(db, id).await?
             && view.announcement.retracted_at.is_none()
