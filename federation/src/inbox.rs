@@ -298,6 +298,9 @@ async fn command_of(
             if updated.id() == Some(signer.ap_id.as_str()) {
                 // A profile or key change. Only the actor's own server speaks for its key and
                 // inboxes: keep the document as fetched from its id, not the embedded copy.
+                if remote::already_handled(app, activity_id).await? {
+                    return Ok(Step::Done("duplicate"));
+                }
                 let fresh = senders::refetch_actor(state, &signer).await?;
                 remote::remember_actor(app, fresh).await?;
                 if let Some(key_id) = &signer.key_id {
