@@ -17,27 +17,15 @@ use crate::error::Result;
 pub const MAX_ATTEMPTS: i32 = 5;
 
 /// Appends commands (activity id, command JSON) in one statement. Returns each one's row id,
-/// or `None` where a row for the same activity id was already waiting.
+/// or `None` where a row for the same activity id was already waiting (or the id came twice in
+/// `items`: only its first copy is appended).
 pub async fn append<C: ConnectionTrait>(
     db: &C,
     items: &[(String, String)],
     now: DateTime<Utc>,
 ) -> Result<Vec<Option<i64>>> {
-    if items.is_empty() {
-        return Ok(Vec::new());
-    }
-    let before: HashSet<String> = inbox_queue::Entity::find()
-        .select_only()
-        .column(inbox_queue::Column::ActivityId)
-        .filter(inbox_queue::Column::ActivityId.is_in(items.iter().map(|(a, _)| a.as_str())))
-        .into_tuple()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
     let rows = items
         .iter()
-        .filter(|(a, _)| !before.contains(a))
         .map(|(activity_id, command)| inbox_queue::ActiveModel {
             id: NotSet,
             activity_id: Set(activity_id.clone()),
@@ -46,28 +34,29 @@ pub async fn append<C: ConnectionTrait>(
             attempts: Set(0),
             last_error: Set(None),
         });
-    inbox_queue::Entity::insert_many(rows)
+    // RETURNING names exactly the rows this statement added.
+    let inserted = match inbox_queue::Entity::insert_many(rows)
         .on_conflict_do_nothing_on([inbox_queue::Column::ActivityId])
-        .exec_without_returning(db)
-        .await?;
-    let ids: HashMap<String, i64> = inbox_queue::Entity::find()
-        .select_only()
-        .column(inbox_queue::Column::ActivityId)
-        .column(inbox_queue::Column::Id)
-        .filter(inbox_queue::Column::ActivityId.is_in(items.iter().map(|(a, _)| a.as_str())))
-        .into_tuple()
-        .all(db)
-        .await?
-        .into_iter()
+        .exec_with_returning_many(db)
+        .await
+    {
+        Ok(sea_orm::TryInsertResult::Inserted(rows)) => rows,
+        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted | sea_orm::DbErr::RecordNotFound(_)) => {
+            Vec::new()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let ids: HashMap<&str, i64> = inserted
+        .iter()
+        .map(|r| (r.activity_id.as_str(), r.id))
         .collect();
-    // Within one call an activity id appears once: a second copy is answered as waiting.
     let mut given = HashSet::new();
     Ok(items
         .iter()
         .map(|(a, _)| {
-            (!before.contains(a) && given.insert(a.as_str()))
-                .then(|| ids.get(a).copied())
-                .flatten()
+            ids.get(a.as_str())
+                .copied()
+                .filter(|_| given.insert(a.as_str()))
         })
         .collect())
 }
