@@ -139,36 +139,41 @@ fn excerpt(html_text: &str) -> String {
     out
 }
 
-fn pager(f: &Frame<'_>, page: u64, pages: u64) -> Markup {
-    html! {
-        @if pages > 1 {
-            nav class="pages" aria-label=(f.t("Seiten", "Pages")) {
-                ul {
-                    @if page > 1 {
-                        li { a href={ (f.path) "?page=" (page - 1) } rel="prev" { (f.t("Neuere", "Newer")) } }
-                    }
-                    li aria-current="page" { (f.t("Seite", "Page")) " " (page) " / " (pages) }
-                    @if page < pages {
-                        li { a href={ (f.path) "?page=" (page + 1) } rel="next" { (f.t("Ältere", "Older")) } }
-                    }
-                }
-            }
-        }
-    }
+/// What a pager says, in German and English, and where its links jump to.
+struct Pager {
+    label: (&'static str, &'static str),
+    prev: (&'static str, &'static str),
+    next: (&'static str, &'static str),
+    anchor: &'static str,
 }
 
-/// Pages of an announcement's comments, oldest first.
-fn comment_pager(f: &Frame<'_>, page: u64, pages: u64) -> Markup {
+/// Lists newest first: the start page, the log, the Open Data index.
+const NEWEST_FIRST: Pager = Pager {
+    label: ("Seiten", "Pages"),
+    prev: ("Neuere", "Newer"),
+    next: ("Ältere", "Older"),
+    anchor: "",
+};
+
+/// An announcement's comments, oldest first.
+const COMMENTS: Pager = Pager {
+    label: ("Seiten der Kommentare", "Pages of comments"),
+    prev: ("Frühere", "Earlier"),
+    next: ("Weitere", "Later"),
+    anchor: "#comments",
+};
+
+fn pager(f: &Frame<'_>, page: u64, pages: u64, p: &Pager) -> Markup {
     html! {
         @if pages > 1 {
-            nav class="pages" aria-label=(f.t("Seiten der Kommentare", "Pages of comments")) {
+            nav class="pages" aria-label=(f.t(p.label.0, p.label.1)) {
                 ul {
                     @if page > 1 {
-                        li { a href={ (f.path) "?page=" (page - 1) "#comments" } rel="prev" { (f.t("Frühere", "Earlier")) } }
+                        li { a href={ (f.path) "?page=" (page - 1) (p.anchor) } rel="prev" { (f.t(p.prev.0, p.prev.1)) } }
                     }
                     li aria-current="page" { (f.t("Seite", "Page")) " " (page) " / " (pages) }
                     @if page < pages {
-                        li { a href={ (f.path) "?page=" (page + 1) "#comments" } rel="next" { (f.t("Weitere", "Later")) } }
+                        li { a href={ (f.path) "?page=" (page + 1) (p.anchor) } rel="next" { (f.t(p.next.0, p.next.1)) } }
                     }
                 }
             }
@@ -209,7 +214,7 @@ pub fn start(f: &Frame<'_>, listing: &Listing, handle: &str) -> Markup {
                 }
             }
         }
-        (pager(f, listing.page, listing.pages))
+        (pager(f, listing.page, listing.pages, &NEWEST_FIRST))
     };
     layout(f, f.t("Start", "Home"), content)
 }
@@ -379,7 +384,7 @@ pub fn announcement(f: &Frame<'_>, p: &AnnouncementPage, how: &Participation<'_>
                     p { (f.t("Noch keine veröffentlichten Kommentare.", "No published comments yet.")) }
                 } @else {
                     ol class="thread" { @for t in &p.threads { (thread(f, t)) } }
-                    (comment_pager(f, p.page, p.pages))
+                    (pager(f, p.page, p.pages, &COMMENTS))
                 }
             }
         }
@@ -491,7 +496,7 @@ pub fn moderation_log(f: &Frame<'_>, log: &LogPage) -> Markup {
                 }
             }
         }
-        (pager(f, log.page, log.pages))
+        (pager(f, log.page, log.pages, &NEWEST_FIRST))
     };
     layout(f, title, content)
 }
@@ -576,11 +581,12 @@ pub fn statistics(f: &Frame<'_>, s: &Statistics) -> Markup {
     layout(f, title, content)
 }
 
-/// The actor's profile page (where Mastodon links to).
+/// The actor's profile page (where Mastodon links to). `summary_html` comes from
+/// `markdown::to_html`, which sanitises.
 pub fn profile(f: &Frame<'_>, summary_html: &str, handle: &str, actor_url: &str) -> Markup {
     let content = html! {
         h1 { (f.site_name) }
-        div class="body" { (PreEscaped(rathaus_shared::markdown::sanitize(summary_html))) }
+        div class="body" { (PreEscaped(summary_html)) }
         h2 { (f.t("Im Fediverse folgen", "Follow in the fediverse")) }
         p {
             (f.t("Suchen Sie in Mastodon oder einem anderen Fediverse-Dienst nach ", "Search Mastodon or any other fediverse service for "))
@@ -651,7 +657,7 @@ pub fn open_data_index(f: &Frame<'_>, listing: &Listing) -> Markup {
                 li { a href={ "/open-data/" (view.announcement.id) "/" } { (title_of(f, view)) } }
             }
         }
-        (pager(f, listing.page, listing.pages))
+        (pager(f, listing.page, listing.pages, &NEWEST_FIRST))
     };
     layout(f, title, content)
 }
