@@ -4,8 +4,9 @@
 //! present, the body fits, digest and date are right, the signature was made for our host,
 //! the JSON has an id, actor and type; a `Delete` from an actor we never saw ends here; then
 //! the sender's key is found (`senders`), the activity's actor must own it, and the activity,
-//! read into the typed wire shapes of `activities`, is dispatched to a `shared` service. Bad
-//! input gets a 4xx with a reason and changes nothing.
+//! read into the typed wire shapes of `activities`, becomes a command for `shared`'s durable
+//! inbox queue (`services::inbox`), whose outcome the request waits for. Bad input gets a 4xx
+//! with a reason and changes nothing.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
